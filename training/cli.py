@@ -1,0 +1,84 @@
+"""The ``pianohands`` console script: assembles each package's ``cli.py`` into one app.
+
+Bad input never shows a traceback: an ``InputError`` or a usage error prints one line
+(``error: <file>: <field>: <what is wrong>``) and exits with code 2. Sub-apps import their
+heavy dependencies inside the commands, so ``pianohands --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from handspec.errors import InputError
+
+app = typer.Typer(
+    name="pianohands",
+    help="Robot hands that play the piano: hands, songs, fingering, environment, training.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _register() -> None:
+    from handspec.cli import app as hand_app
+
+    app.add_typer(hand_app, name="hand")
+    for module, name in (("fingering.cli", "fingering"), ("pianoenv.cli", "song"),
+                         ("pianoenv.cli", "env"), ("training.commands", None)):
+        try:
+            mod = __import__(module, fromlist=["x"])
+        except ModuleNotFoundError as exc:  # a layer not built yet must not break the rest
+            if exc.name != module:
+                raise
+            continue
+        if name is None:
+            mod.register(app)
+        else:
+            sub = getattr(mod, f"{name}_app", None) or getattr(mod, "app", None)
+            if sub is not None:
+                app.add_typer(sub, name=name)
+
+
+def fail(message: str) -> "typer.Exit":
+    """Print one error line to stderr and return the exit to raise (code 2)."""
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    return typer.Exit(code=2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    _register()
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="pianohands", standalone_mode=False)
+    except InputError as exc:
+        typer.echo(f"error: {exc.one_line()}", err=True)
+        return 2
+    except click.exceptions.NoArgsIsHelpError:
+        return 0
+    except click.UsageError as exc:
+        ctx = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        typer.echo(f"error: {' '.join(exc.format_message().split())}{ctx}", err=True)
+        return 2
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.Abort:
+        typer.echo("error: aborted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        typer.echo("error: interrupted", err=True)
+        return 130
+    return 0
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry()
