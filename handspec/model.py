@@ -1,0 +1,70 @@
+"""A built hand plus the handles an environment needs, whatever the hand.
+
+``HandModel`` is the only thing ``pianoenv`` reads about a hand: its PyMJCF root, the
+fingertip sites in canonical finger order, actuators, movable joints, the geoms that count
+for hand-hand collisions and where to mount it. Generated and user-supplied ("bring your
+own") hands look the same from here on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from dm_control import mjcf
+
+from handspec.build import Side, build_hand, side_prefix
+from handspec.reach import FingerReach
+from handspec.spec import HandSpec
+
+
+@dataclass(frozen=True)
+class HandModel:
+    spec: HandSpec
+    side: Side
+    root: mjcf.RootElement
+    fingers: tuple[str, ...]
+    tip_sites: tuple          # mjcf site elements, canonical finger order
+    actuators: tuple          # mjcf actuator elements, model order
+    joints: tuple             # movable mjcf joint elements (slides, wrist, fingers)
+    collision_geoms: tuple    # geoms checked against the other hand (forearm, palm)
+    mount: np.ndarray         # (3,) wrist position in the piano frame
+
+    @property
+    def prefix(self) -> str:
+        return side_prefix(self.side)
+
+    @property
+    def action_dim(self) -> int:
+        return len(self.actuators)
+
+    @staticmethod
+    def build(spec: HandSpec, side: Side = "right") -> "HandModel":
+        root = build_hand(spec, side)
+        p = side_prefix(side)
+        fingers = spec.finger_names
+        if spec.mjcf is not None:
+            ext = spec.mjcf
+            tips = tuple(root.find("site", ext.tip_sites[f]) for f in fingers)
+            names = ext.actuators
+            actuators = tuple(root.find("actuator", n) for n in names) if names else \
+                tuple(root.find_all("actuator"))
+            collision: tuple = ()
+            mount = np.array(ext.mount, float)
+        else:
+            tips = tuple(root.find("site", f"{p}{f}_tip") for f in fingers)
+            actuators = tuple(root.find_all("actuator"))
+            collision = tuple(g for g in (root.find("geom", f"{p}forearm"),
+                                          root.find("geom", f"{p}palm")) if g is not None)
+            mount = np.array(spec.forearm.mount, float)
+        joints = tuple(j for j in root.find_all("joint") if j.tag == "joint")
+        if side == "left":
+            mount = mount * np.array([1.0, -1.0, 1.0])
+        return HandModel(spec, side, root, fingers, tips, actuators, joints, collision, mount)
+
+
+def compile_model(root: mjcf.RootElement):
+    """Compile a PyMJCF model with the raw bindings (fast path, no dm_control Physics)."""
+    import mujoco
+
+    return mujoco.MjModel.from_xml_string(root.to_xml_string(), root.get_assets())
