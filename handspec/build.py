@@ -101,8 +101,10 @@ def _add_finger(palm, finger: Finger, spec: HandSpec, p: str) -> None:
         body.add("geom", name=f"{p}{finger.name}_{i + 1}",
                  dclass=f"{p}finger_collision" if collide else f"{p}visual", type="capsule",
                  fromto=[0, 0, 0, -link.length, 0, 0], size=[link.radius],
-                 rgba=rgba if last else SKIN_RGBA)
-        if last:
+                 rgba=SKIN_RGBA)
+        if last:  # a coloured cap marks each finger in renders (same colours as the plots)
+            body.add("geom", name=f"{p}{finger.name}_cap", dclass=f"{p}visual", type="sphere",
+                     pos=[-link.length, 0, 0], size=[link.radius * 1.05], rgba=rgba, mass=0)
             body.add("site", name=f"{p}{finger.name}_tip", pos=[-link.length, 0, 0],
                      size=[link.radius * 0.5], rgba=rgba, group=4)
         parent, pos, quat = body, np.array([-link.length, 0.0, 0.0]), None

@@ -114,9 +114,14 @@ def _rename(tree: ET.Element, old: str, new: str) -> None:
 
 def mirror_xml(xml: str, old_prefix: str = "rh_", new_prefix: str = "lh_") -> str:
     tree = ET.fromstring(xml)
-    for default in tree.findall("default"):  # PyMJCF writes the root default class as "/"
-        if default.get("class") == "/":
-            del default.attrib["class"]
+    for outer in tree.findall("default"):  # PyMJCF nests the root class as class="/"
+        for inner in [d for d in outer.findall("default") if d.get("class") == "/"]:
+            outer.remove(inner)
+            outer.extend(list(inner))
+    for el in tree.iter():
+        for attr in ("class", "childclass"):
+            if el.get(attr) == "/":
+                del el.attrib[attr]
     class_types = _joint_types(tree)
     for section in tree.findall("worldbody"):
         _walk(section, class_types, "main")

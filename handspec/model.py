@@ -68,3 +68,26 @@ def compile_model(root: mjcf.RootElement):
     import mujoco
 
     return mujoco.MjModel.from_xml_string(root.to_xml_string(), root.get_assets())
+
+
+def home_pose(model, data) -> None:
+    """Put every limited joint at 0 clipped into its range, and position actuators on it.
+
+    A spec's joints need not include 0 in their range (Allegro's thumb rotation starts at
+    15 degrees); MuJoCo's qpos0 would then start outside the limits. Environments reset to
+    this pose and renders show it.
+    """
+    import mujoco
+
+    data.qpos[:] = model.qpos0
+    for j in range(model.njnt):
+        if model.jnt_limited[j] and model.jnt_type[j] in (mujoco.mjtJoint.mjJNT_HINGE,
+                                                           mujoco.mjtJoint.mjJNT_SLIDE):
+            adr = model.jnt_qposadr[j]
+            data.qpos[adr] = np.clip(data.qpos[adr], *model.jnt_range[j])
+    for a in range(model.nu):
+        if model.actuator_trntype[a] == mujoco.mjtTrn.mjTRN_JOINT:
+            target = data.qpos[model.jnt_qposadr[model.actuator_trnid[a, 0]]]
+            lo, hi = model.actuator_ctrlrange[a]
+            data.ctrl[a] = np.clip(target, lo, hi) if model.actuator_ctrllimited[a] else target
+    mujoco.mj_forward(model, data)

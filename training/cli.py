@@ -7,10 +7,15 @@ heavy dependencies inside the commands, so ``pianohands --help`` stays fast.
 
 from __future__ import annotations
 
+import os
 import sys
 
-import click
 import typer
+
+try:  # typer >= 0.2x vendors click as typer._click; older releases depend on click
+    from typer._click import exceptions as click_exc
+except ImportError:  # pragma: no cover
+    from click import exceptions as click_exc
 
 from handspec.errors import InputError
 
@@ -51,28 +56,29 @@ def fail(message: str) -> "typer.Exit":
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("MUJOCO_GL", "egl")  # offscreen rendering; must precede mujoco import
     _register()
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="pianohands", standalone_mode=False)
+        result = command.main(args=argv, prog_name="pianohands", standalone_mode=False)
     except InputError as exc:
         typer.echo(f"error: {exc.one_line()}", err=True)
         return 2
-    except click.exceptions.NoArgsIsHelpError:
+    except click_exc.NoArgsIsHelpError:
         return 0
-    except click.UsageError as exc:
+    except click_exc.UsageError as exc:
         ctx = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
         typer.echo(f"error: {' '.join(exc.format_message().split())}{ctx}", err=True)
         return 2
-    except click.exceptions.Exit as exc:
+    except click_exc.Exit as exc:
         return exc.exit_code
-    except click.Abort:
+    except click_exc.Abort:
         typer.echo("error: aborted", err=True)
         return 130
     except KeyboardInterrupt:
         typer.echo("error: interrupted", err=True)
         return 130
-    return 0
+    return result if isinstance(result, int) else 0  # non-standalone click returns Exit codes
 
 
 def entry() -> None:
