@@ -122,6 +122,8 @@ def mirror_xml(xml: str, old_prefix: str = "rh_", new_prefix: str = "lh_") -> st
         for attr in ("class", "childclass"):
             if el.get(attr) == "/":
                 del el.attrib[attr]
+        if el.get("name", "").startswith("//"):  # PyMJCF's placeholder for unnamed elements
+            del el.attrib["name"]
     class_types = _joint_types(tree)
     for section in tree.findall("worldbody"):
         _walk(section, class_types, "main")

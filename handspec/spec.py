@@ -15,14 +15,24 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 FingerName = Literal["thumb", "index", "middle", "ring", "little"]
 CANONICAL_FINGERS: tuple[str, ...] = ("thumb", "index", "middle", "ring", "little")
 
-PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def _round(value):
+    """Snap numbers to 1e-9 (sub-nanometre): MJCF text cannot carry subnormal floats."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return round(float(value), 9)
+    return value
+
+
+_Snap = BeforeValidator(_round)
+PositiveFloat = Annotated[float, _Snap, Field(gt=0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, _Snap, Field(ge=0, allow_inf_nan=False)]
+Finite = Annotated[float, _Snap, Field(allow_inf_nan=False)]
 Vec3 = tuple[Finite, Finite, Finite]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=40)]
 
