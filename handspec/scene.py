@@ -19,6 +19,9 @@ from handspec.spec import HandSpec
 
 
 def attach_hands(arena: mjcf.RootElement, spec: HandSpec) -> tuple[HandModel, HandModel]:
+    # PyMJCF ignores an attached model's <compiler>: hands are written in radians, so the
+    # arena must be too, or every joint range would be read as degrees.
+    arena.compiler.angle = "radian"
     hands = (HandModel.build(spec, "right"), HandModel.build(spec, "left"))
     for hand in hands:
         site = arena.worldbody.add("site", name=f"{hand.prefix}mount", pos=hand.mount,
@@ -50,11 +53,11 @@ def hands_scene(spec: HandSpec) -> tuple[mjcf.RootElement, tuple[HandModel, Hand
     center = (hands[0].mount + hands[1].mount) / 2 - np.array([0.12, 0, 0])
     arena.worldbody.add("camera", name="three_quarter", mode="fixed",
                         pos=center + np.array([0.42, -0.30, 0.40]),
-                        xyaxes=_look_at(center + np.array([0.42, -0.30, 0.40]), center))
+                        xyaxes=look_at(center + np.array([0.42, -0.30, 0.40]), center))
     return arena, hands
 
 
-def _look_at(eye: np.ndarray, target: np.ndarray) -> list[float]:
+def look_at(eye: np.ndarray, target: np.ndarray) -> list[float]:
     """MJCF ``xyaxes`` of a camera at ``eye`` looking at ``target`` with z up."""
     forward = target - eye
     forward /= np.linalg.norm(forward)

@@ -1,0 +1,311 @@
+"""The piano-playing environment (dm_env), for any hand spec and any song.
+
+Layout follows dm_control (scene = model, this class = task + environment) but steps the
+compiled model with the raw ``mujoco`` bindings: all index arrays are computed once in
+``__init__`` and a step is a handful of numpy slices around ``mj_step``.
+
+Timing of one ``step(action)`` at control step t (RoboPianist's convention):
+the observation shows the goals of steps t..t+10; the action is applied for 0.05 s
+(10 physics substeps); the reward and the metrics compare the keys *after* the substeps
+with the goal of step t; then t advances. The episode ends (truncation, discount 1) after
+the last step of the song or chunk.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Literal
+
+import dm_env
+import mujoco
+import numpy as np
+from dm_env import specs
+
+from fingering import keyboard
+from fingering.costs import cost_matrix
+from fingering.notes import FINGER_NAMES, NUM_KEYS
+from fingering.reward import reward_from_assignment
+from fingering.solvers import available_solvers, solve
+from handspec.errors import InputError
+from handspec.model import HandModel, home_pose
+from handspec.spec import HandSpec
+from pianoenv import piano, rewards
+from pianoenv.metrics import EpisodeMetrics
+from pianoenv.scene import PHYSICS_TIMESTEP, build_scene
+from pianoenv.songs import CONTROL_TIMESTEP, LOOKAHEAD, SongGoals
+
+Fingering = Literal["ot", "human", "none"]
+FINGERING_MODES: tuple[str, ...] = ("ot", "human", "none")
+BINARY_OBSERVATIONS: tuple[str, ...] = ("goal", "sustain_goal", "fingering")
+
+
+class PianoEnv(dm_env.Environment):
+    """Two hands of ``spec`` playing ``goals`` on the 88-key piano.
+
+    Args:
+      goals: prepared song (``pianoenv.songs.load_goals("twinkle")``), a whole song or a chunk.
+      spec: the hand; the left hand is its mirror.
+      fingering: "ot" (RP1M: OT reward, no fingering in the observation), "human"
+        (RoboPianist-RL: reward and observation from the song's annotated fingering),
+        "none" (neither): the three arms of RP1M's Fig. 2.
+      ot_method / ot_variant: solver name from ``fingering.solvers`` and "total" (Eq. 2)
+        or "per_key" (the public RP1M code).
+      reward_weights: weights of the named terms (Eq. 3 by default).
+      initial_noise: std (rad / m) of Gaussian noise on the initial joint positions, drawn
+        from ``random_state``; 0 (default) starts every episode in the same pose.
+      random_state: seed or ``np.random.Generator``; the only source of randomness.
+    """
+
+    def __init__(self, goals: SongGoals, spec: HandSpec, *, fingering: Fingering = "ot",
+                 ot_method: str = "jv", ot_variant: str = "total",
+                 reward_weights: rewards.RewardWeights | None = None,
+                 lookahead: int = LOOKAHEAD, control_timestep: float = CONTROL_TIMESTEP,
+                 physics_timestep: float = PHYSICS_TIMESTEP, initial_noise: float = 0.0,
+                 random_state: int | np.random.Generator | None = None):
+        if fingering not in FINGERING_MODES:
+            raise InputError(f"unknown fingering mode {fingering!r}; one of "
+                             f"{', '.join(FINGERING_MODES)}", field="fingering")
+        if ot_method not in available_solvers():
+            raise InputError(f"unknown OT solver {ot_method!r}; one of "
+                             f"{', '.join(available_solvers())}", field="ot_method")
+        if ot_variant not in ("total", "per_key"):
+            raise InputError(f"unknown OT reward variant {ot_variant!r}; one of total, per_key",
+                             field="ot_variant")
+        if fingering == "human" and not goals.has_fingering:
+            raise InputError("this song has no human fingering for every note; use a PIG file "
+                             "or a built-in piece, or fingering='ot'", file=goals.name,
+                             field="fingering")
+        n_sub = control_timestep / physics_timestep
+        if abs(n_sub - round(n_sub)) > 1e-9 or n_sub < 1:
+            raise InputError("control_timestep must be a multiple of physics_timestep",
+                             field="control_timestep")
+        self.spec, self.song_goals, self.fingering = spec, goals, fingering
+        self.ot_method, self.ot_variant = ot_method, ot_variant
+        self.weights = reward_weights or rewards.RewardWeights()
+        self._weights = self.weights.as_dict()
+        self.lookahead, self.control_timestep = lookahead, control_timestep
+        self.initial_noise = initial_noise
+        self._n_sub = int(round(n_sub))
+        self._rng = random_state if isinstance(random_state, np.random.Generator) else \
+            np.random.default_rng(random_state)
+
+        scene = build_scene(spec, physics_timestep=physics_timestep)
+        self.scene = scene
+        self.hands: tuple[HandModel, HandModel] = scene.hands
+        self.model = scene.compile()
+        self.data = mujoco.MjData(self.model)
+        self._index_model()
+        self._index_song()
+        self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+        self.metrics = EpisodeMetrics()
+        self.reward_terms: dict[str, float] = {}
+        self.last_assignment = None
+        self._t = 0
+        self._sustain = 0.0
+        self._reset_next_step = True
+
+    # ----------------------------------------------------------------- set-up
+    def _id(self, kind: mujoco.mjtObj, element) -> int:
+        name = element.full_identifier
+        idx = mujoco.mj_name2id(self.model, kind, name)
+        if idx < 0:
+            raise KeyError(f"{name} not in the compiled scene")
+        return idx
+
+    def _index_model(self) -> None:
+        m = self.model
+        J = mujoco.mjtObj
+        self.finger_names = tuple((hand.side, f) for hand in self.hands for f in hand.fingers)
+        self._tip_ids = np.array([self._id(J.mjOBJ_SITE, s) for h in self.hands for s in h.tip_sites])
+        self._act_ids = np.array([self._id(J.mjOBJ_ACTUATOR, a) for h in self.hands for a in h.actuators])
+        joint_ids = [self._id(J.mjOBJ_JOINT, j) for h in self.hands for j in h.joints]
+        self._hand_joint_ids = np.array(joint_ids)
+        self._hand_qadr = m.jnt_qposadr[joint_ids]
+        self._hand_dofs = m.jnt_dofadr[joint_ids]
+        key_ids = [mujoco.mj_name2id(m, J.mjOBJ_JOINT, f"piano/key_{k}") for k in range(NUM_KEYS)]
+        self._key_qadr = m.jnt_qposadr[key_ids]
+        self._key_dofs = m.jnt_dofadr[key_ids]
+        self._press_points = np.asarray(keyboard.key_press_points(), dtype=np.float64)
+        # geom -> key index / global finger index (-1 elsewhere), for the contact log
+        self._geom_key = np.full(m.ngeom, -1, dtype=np.int64)
+        for k in range(NUM_KEYS):
+            self._geom_key[mujoco.mj_name2id(m, J.mjOBJ_GEOM, f"piano/key_{k}")] = k
+        self._geom_finger = np.full(m.ngeom, -1, dtype=np.int64)
+        paths = []
+        for tip in self._tip_ids:
+            body, path = m.site_bodyid[tip], set()
+            while body > 0:
+                path.add(int(body))
+                body = m.body_parentid[body]
+            paths.append(path)
+        for i, path in enumerate(paths):
+            own = path - set().union(*(p for j, p in enumerate(paths) if j != i))
+            for g in np.flatnonzero(np.isin(m.geom_bodyid, list(own))):
+                self._geom_finger[g] = i
+        self._collision_geom = np.zeros(m.ngeom, dtype=bool)
+        for hand in self.hands:
+            for g in hand.collision_geoms:
+                self._collision_geom[self._id(J.mjOBJ_GEOM, g)] = True
+        lo = m.actuator_ctrlrange[self._act_ids, 0]
+        hi = m.actuator_ctrlrange[self._act_ids, 1]
+        self._action_min = np.append(lo, 0.0).astype(np.float32)
+        self._action_max = np.append(hi, 1.0).astype(np.float32)
+        # canonical finger code (0..4 right, 5..9 left, as SongGoals.fingers) -> tip row
+        self._code_to_tip = np.full(10, -1, dtype=np.int64)
+        for row, (side, finger) in enumerate(self.finger_names):
+            self._code_to_tip[FINGER_NAMES.index(finger) + (0 if side == "right" else 5)] = row
+
+    def _index_song(self) -> None:
+        g, L = self.song_goals, self.lookahead + 1
+        T = g.num_steps
+        self._goal_pad = np.zeros((T + L, NUM_KEYS), dtype=np.float32)
+        self._goal_pad[:T] = g.keys
+        self._sustain_pad = np.zeros(T + L, dtype=np.float32)
+        self._sustain_pad[:T] = g.sustain
+        self._finger_pad = np.zeros((T + L, 10), dtype=np.float32)
+        if self.fingering == "human":
+            t_idx, k_idx = np.nonzero(g.keys & (g.fingers >= 0))
+            self._finger_pad[t_idx, g.fingers[t_idx, k_idx]] = 1.0
+
+    # ----------------------------------------------------------------- specs
+    @property
+    def num_steps(self) -> int:
+        return self.song_goals.num_steps
+
+    @property
+    def binary_observation_keys(self) -> tuple[str, ...]:
+        return tuple(k for k in BINARY_OBSERVATIONS if k in self.observation_spec())
+
+    def observation_spec(self) -> "OrderedDict[str, specs.Array]":
+        L = self.lookahead + 1
+        dims = [("goal", L * NUM_KEYS), ("sustain_goal", L), ("piano/keys", NUM_KEYS),
+                ("piano/sustain", 1), ("fingertips", 3 * len(self._tip_ids)),
+                ("hands/joints", len(self._hand_qadr))]
+        if self.fingering == "human":
+            dims.append(("fingering", L * 10))
+        return OrderedDict((k, specs.Array((n,), np.float32, name=k)) for k, n in dims)
+
+    def action_spec(self) -> specs.BoundedArray:
+        return specs.BoundedArray(self._action_min.shape, np.float32, self._action_min,
+                                  self._action_max, name="actuators+sustain")
+
+    # ----------------------------------------------------------------- episode
+    def reset(self) -> dm_env.TimeStep:
+        m, d = self.model, self.data
+        mujoco.mj_resetData(m, d)
+        home_pose(m, d)
+        if self.initial_noise > 0:
+            noise = self._rng.normal(0.0, self.initial_noise, len(self._hand_qadr))
+            lo, hi = m.jnt_range[self._hand_joint_ids].T
+            d.qpos[self._hand_qadr] = np.clip(d.qpos[self._hand_qadr] + noise, lo, hi)
+            mujoco.mj_forward(m, d)
+        self._t, self._sustain = 0, 0.0
+        self.metrics = EpisodeMetrics()
+        self.reward_terms, self.last_assignment = {}, None
+        self._reset_next_step = False
+        return dm_env.restart(self._observation())
+
+    def step(self, action) -> dm_env.TimeStep:
+        if self._reset_next_step:
+            return self.reset()
+        action = np.asarray(action, dtype=np.float64).reshape(-1)
+        if action.shape != self._action_min.shape:
+            raise ValueError(f"action has shape {action.shape}, expected {self._action_min.shape}")
+        action = np.clip(action, self._action_min, self._action_max)
+        m, d = self.model, self.data
+        d.ctrl[self._act_ids] = action[:-1]
+        self._sustain = float(action[-1] >= 0.5)
+        for _ in range(self._n_sub):  # step2 then step1: derived quantities stay current
+            mujoco.mj_step2(m, d)
+            mujoco.mj_step1(m, d)
+        reward = self._reward_and_metrics()
+        self._t += 1
+        obs = self._observation()
+        if self._t >= self.num_steps:
+            self._reset_next_step = True
+            return dm_env.truncation(reward, obs)
+        return dm_env.transition(reward, obs)
+
+    def _observation(self) -> "OrderedDict[str, np.ndarray]":
+        t, L, d = self._t, self.lookahead + 1, self.data
+        obs = OrderedDict()
+        obs["goal"] = self._goal_pad[t:t + L].reshape(-1).copy()
+        obs["sustain_goal"] = self._sustain_pad[t:t + L].copy()
+        obs["piano/keys"] = piano.normalize_key_state(d.qpos[self._key_qadr]).astype(np.float32)
+        obs["piano/sustain"] = np.array([self._sustain], dtype=np.float32)
+        obs["fingertips"] = d.site_xpos[self._tip_ids].astype(np.float32).reshape(-1)
+        obs["hands/joints"] = d.qpos[self._hand_qadr].astype(np.float32)
+        if self.fingering == "human":
+            obs["fingering"] = self._finger_pad[t:t + L].reshape(-1).copy()
+        return obs
+
+    def _reward_and_metrics(self) -> float:
+        d, t, g = self.data, self._t, self.song_goals
+        goal_keys = g.keys[t]
+        state = piano.normalize_key_state(d.qpos[self._key_qadr])
+        pressed = state >= piano.PRESSED_THRESHOLD
+        tips = d.site_xpos[self._tip_ids]
+        terms: dict[str, float] = {}
+        if self.fingering == "ot":
+            cost = cost_matrix(tips, self._press_points[goal_keys])
+            self.last_assignment = solve(cost, method=self.ot_method)
+            terms["ot"] = reward_from_assignment(self.last_assignment, cost, variant=self.ot_variant)
+        elif self.fingering == "human":
+            keys = np.flatnonzero(goal_keys)
+            rows = self._code_to_tip[np.maximum(g.fingers[t, keys], 0)]
+            ok = (g.fingers[t, keys] >= 0) & (rows >= 0)
+            terms["fingering"] = rewards.human_fingering_reward(tips[rows[ok]],
+                                                                self._press_points[keys[ok]])
+        terms["press"] = rewards.press_reward(goal_keys, state, pressed)
+        terms["sustain"] = rewards.sustain_reward(bool(g.sustain[t]), self._sustain)
+        contacts = d.contact
+        g1, g2 = contacts.geom1, contacts.geom2
+        hit = self._collision_geom[g1] & self._collision_geom[g2]
+        terms["collision"] = 1.0 - float(hit.any())
+        terms["energy"] = rewards.energy_penalty(d.qfrc_actuator[self._hand_dofs],
+                                                 d.qvel[self._hand_dofs])
+        w = self._weights
+        total = float(sum(w[k] * v for k, v in terms.items()))
+        terms["total"] = total
+        self.reward_terms = terms
+        self.metrics.add_step(goal_keys, pressed)
+        if pressed.any() and len(g1):
+            self._log_contacts(g1, g2, pressed)
+        return total
+
+    def _log_contacts(self, g1: np.ndarray, g2: np.ndarray, pressed: np.ndarray) -> None:
+        key = np.where(self._geom_key[g1] >= 0, self._geom_key[g1], self._geom_key[g2])
+        finger = np.where(self._geom_finger[g1] >= 0, self._geom_finger[g1], self._geom_finger[g2])
+        ok = (key >= 0) & (finger >= 0)
+        ok[ok] &= pressed[key[ok]]
+        seen = set()
+        for k, f in zip(key[ok].tolist(), finger[ok].tolist()):
+            if (k, f) not in seen:
+                seen.add((k, f))
+                side, name = self.finger_names[f]
+                self.metrics.contacts.append((self._t, side, name, k))
+
+    # ----------------------------------------------------------------- extras
+    def episode_metrics(self) -> dict[str, float]:
+        return self.metrics.summary()
+
+    @property
+    def contact_log(self) -> list[tuple[int, str, str, int]]:
+        """(step, hand, finger, key) each step a finger touches a pressed key."""
+        return list(self.metrics.contacts)
+
+    @property
+    def step_index(self) -> int:
+        return self._t
+
+    def render(self, width: int = 640, height: int = 480, camera: str | int = "player") -> np.ndarray:
+        renderer = self._renderers.get((width, height))
+        if renderer is None:
+            renderer = self._renderers[(width, height)] = mujoco.Renderer(self.model, height, width)
+        renderer.update_scene(self.data, camera=camera)
+        return renderer.render()
+
+    def close(self) -> None:
+        for renderer in self._renderers.values():
+            renderer.close()
+        self._renderers.clear()

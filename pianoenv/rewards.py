@@ -1,0 +1,85 @@
+"""Reward terms of RP1M Eq. 3 (Appendix A.1), each a plain function of arrays.
+
+    r = r_OT + r_press + r_sustain + 0.5 * r_collision + 5e-3 * r_energy
+
+Every term is computed and reported by name (``reward/<term>`` in logs); the weights live
+in ``RewardWeights`` so an experiment can change them. Conventions follow the public
+RoboPianist code where the paper is silent:
+
+* ``press``: 0.5 x mean tolerance of (1 - key state) over the active keys (bound 0.05,
+  margin 0.5, gaussian) + 0.5 x (1 if no inactive key is pressed). With nothing to press,
+  only the second half can be earned (max 0.5), as in RoboPianist.
+* ``sustain``: tolerance of (goal - state) of the pedal, same bound/margin.
+* ``collision``: 1 - 1[the two hands' forearms/palms touch] (the paper's sign: weighted
+  0.5, so no collision earns 0.5).
+* ``energy``: -|tau|.|qvel| over the hand joints (a penalty; the paper writes |tau|^T|v|
+  with alpha_2 = 5e-3 and means it to be subtracted).
+* ``ot`` (fingering="ot"): ``fingering.reward.ot_reward`` on the fingertips and the press
+  points of the keys active now (1 when nothing is to be pressed).
+* ``fingering`` (fingering="human"): RoboPianist-RL's term, mean tolerance of the distance
+  from the annotated finger to its key (bound 0.01, margin 0.1); 0 with nothing to press,
+  as RoboPianist.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from fingering.reward import FINGER_CLOSE_ENOUGH, OT_MARGIN
+
+KEY_CLOSE_ENOUGH = 0.05  # normalized key state, RoboPianist's _KEY_CLOSE_ENOUGH_TO_PRESSED
+
+
+@dataclass(frozen=True)
+class RewardWeights:
+    ot: float = 1.0
+    fingering: float = 1.0
+    press: float = 1.0
+    sustain: float = 1.0
+    collision: float = 0.5
+    energy: float = 5e-3
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+_LOG_VALUE_AT_MARGIN = math.log(0.1)
+
+
+def gaussian_tolerance(x: np.ndarray, upper: float, margin: float) -> np.ndarray:
+    """``tolerance(x, bounds=(0, upper), margin, "gaussian")`` for x >= 0, without the
+    argument checks: it runs several times per environment step. A test pins it to
+    ``fingering.reward.tolerance``."""
+    excess = np.maximum(np.asarray(x, dtype=np.float64) - upper, 0.0) / margin
+    return np.exp(_LOG_VALUE_AT_MARGIN * excess * excess)
+
+
+def press_reward(goal_keys: np.ndarray, key_state: np.ndarray, pressed: np.ndarray) -> float:
+    """goal_keys (88,) bool, key_state (88,) in [0,1], pressed (88,) bool."""
+    reward = 0.0
+    if goal_keys.any():
+        closeness = gaussian_tolerance(1.0 - key_state[goal_keys], KEY_CLOSE_ENOUGH,
+                                       10 * KEY_CLOSE_ENOUGH)
+        reward += 0.5 * float(closeness.mean())
+    reward += 0.5 * (1.0 - float(pressed[~goal_keys].any()))
+    return reward
+
+
+def sustain_reward(goal: bool, state: float) -> float:
+    return float(gaussian_tolerance(abs(float(goal) - state), KEY_CLOSE_ENOUGH,
+                                    10 * KEY_CLOSE_ENOUGH))
+
+
+def energy_penalty(torques: np.ndarray, velocities: np.ndarray) -> float:
+    return -float(np.abs(torques) @ np.abs(velocities))
+
+
+def human_fingering_reward(tips: np.ndarray, targets: np.ndarray) -> float:
+    """tips (M,3) of the annotated fingers, targets (M,3) their keys' press points."""
+    if len(tips) == 0:
+        return 0.0
+    dist = np.linalg.norm(tips - targets, axis=1)
+    return float(np.mean(gaussian_tolerance(dist, FINGER_CLOSE_ENOUGH, OT_MARGIN)))
