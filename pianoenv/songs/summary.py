@@ -1,0 +1,81 @@
+"""Numbers that describe a prepared song: what ``song info`` and ``song list`` print.
+
+Besides size and range it reports how hard each hand's chords are (most keys down at once,
+widest spread in semitones), which is how to judge whether a reduced score is playable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fingering.keyboard import key_name
+from fingering.notes import NUM_KEYS
+from pianoenv.songs.goals import SongGoals
+
+
+@dataclass(frozen=True)
+class HandLoad:
+    notes: int
+    max_keys_down: int
+    max_span: int  # semitones between the lowest and highest key down at once
+
+
+@dataclass(frozen=True)
+class SongSummary:
+    name: str
+    source: str
+    notes: int
+    steps: int
+    seconds: float
+    chunks: int
+    lowest: str
+    highest: str
+    has_fingering: bool
+    sustain_fraction: float
+    hands: dict[str, HandLoad]
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(label, value) pairs for a two-column table."""
+        rows = [("song", self.name), ("source", self.source or "-"),
+                ("notes", str(self.notes)),
+                ("duration", f"{self.seconds:.2f} s ({self.steps} steps)"),
+                ("chunks", f"{self.chunks} of 550 steps"),
+                ("key range", f"{self.lowest} .. {self.highest}"),
+                ("human fingering", "yes" if self.has_fingering else "no"),
+                ("sustain", f"{100 * self.sustain_fraction:.0f}% of steps")]
+        for hand, load in self.hands.items():
+            rows.append((f"{hand} hand", f"{load.notes} notes, up to {load.max_keys_down} keys "
+                                         f"at once, widest chord {load.max_span} semitones"))
+        return rows
+
+
+def _hand_load(goals: SongGoals, hand: str | None) -> HandLoad:
+    down = np.zeros((goals.num_steps, NUM_KEYS), dtype=bool)
+    count = 0
+    for note, (start, end) in zip(goals.notes.notes, goals.note_steps):
+        if note.hand == hand:
+            down[start:end, note.key] = True
+            count += 1
+    per_step = down.sum(axis=1)
+    keys = np.arange(NUM_KEYS)
+    spans = [int(keys[row].max() - keys[row].min()) for row in down if row.any()]
+    return HandLoad(count, int(per_step.max(initial=0)), max(spans, default=0))
+
+
+def summarize(goals: SongGoals) -> SongSummary:
+    keys_used = np.nonzero(goals.keys.any(axis=0))[0]
+    hands = {}
+    for hand in ("right", "left", None):
+        if any(n.hand == hand for n in goals.notes.notes):
+            hands[hand or "unassigned"] = _hand_load(goals, hand)
+    return SongSummary(
+        name=goals.name, source=str(goals.notes.metadata.get("source", "")),
+        notes=len(goals.notes), steps=goals.num_steps, seconds=goals.duration,
+        chunks=goals.num_chunks,
+        lowest=key_name(int(keys_used.min())) if keys_used.size else "-",
+        highest=key_name(int(keys_used.max())) if keys_used.size else "-",
+        has_fingering=goals.has_fingering,
+        sustain_fraction=float(goals.sustain.mean()) if goals.num_steps else 0.0,
+        hands=hands)
