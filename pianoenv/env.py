@@ -86,8 +86,7 @@ class PianoEnv(dm_env.Environment):
         self.lookahead, self.control_timestep = lookahead, control_timestep
         self.initial_noise = initial_noise
         self._n_sub = int(round(n_sub))
-        self._rng = random_state if isinstance(random_state, np.random.Generator) else \
-            np.random.default_rng(random_state)
+        self.set_random_state(random_state)
 
         scene = build_scene(spec, physics_timestep=physics_timestep)
         self.scene = scene
@@ -188,6 +187,11 @@ class PianoEnv(dm_env.Environment):
     def action_spec(self) -> specs.BoundedArray:
         return specs.BoundedArray(self._action_min.shape, np.float32, self._action_min,
                                   self._action_max, name="actuators+sustain")
+
+    def set_random_state(self, random_state: int | np.random.Generator | None) -> None:
+        """Replace the generator that draws initial-state noise (gymnasium's reset(seed=))."""
+        self._rng = random_state if isinstance(random_state, np.random.Generator) else \
+            np.random.default_rng(random_state)
 
     # ----------------------------------------------------------------- episode
     def reset(self) -> dm_env.TimeStep:

@@ -53,7 +53,7 @@ def build_scene(spec: HandSpec, *, physics_timestep: float = PHYSICS_TIMESTEP) -
                         directional="true", castshadow="true")
     arena.attach(build_piano())
     hands = attach_hands(arena, spec)
-    for name, eye, target in (("player", [0.75, 0.0, 0.55], [0.0, 0.0, 0.0]),
+    for name, eye, target in (("player", [0.62, 0.0, 0.78], [-0.02, 0.0, 0.0]),
                               ("top", [0.05, 0.0, 1.1], [0.0, 0.0, 0.0]),
                               ("right_closeup", [0.45, 0.45, 0.3], [0.05, 0.15, 0.03])):
         eye = np.asarray(eye, float)

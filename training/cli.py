@@ -30,23 +30,21 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from handspec.cli import app as hand_app
-
-    app.add_typer(hand_app, name="hand")
-    for module, name in (("fingering.cli", "fingering"), ("pianoenv.cli", "song"),
-                         ("pianoenv.cli", "env"), ("training.commands", None)):
+    # (module, attribute, sub-command name or None for top-level commands via register(app))
+    subapps = (("handspec.cli", "app", "hand"), ("pianoenv.cli", "song_app", "song"),
+               ("fingering.cli", "app", "fingering"), ("pianoenv.env_cli", "app", "env"),
+               ("training.commands", None, None))
+    for module, attr, name in subapps:
         try:
-            mod = __import__(module, fromlist=["x"])
+            mod = __import__(module, fromlist=["_"])
         except ModuleNotFoundError as exc:  # a layer not built yet must not break the rest
             if exc.name != module:
                 raise
             continue
-        if name is None:
+        if attr is None:
             mod.register(app)
-        else:
-            sub = getattr(mod, f"{name}_app", None) or getattr(mod, "app", None)
-            if sub is not None:
-                app.add_typer(sub, name=name)
+        elif hasattr(mod, attr):
+            app.add_typer(getattr(mod, attr), name=name)
 
 
 def fail(message: str) -> "typer.Exit":

@@ -1,0 +1,104 @@
+"""Environment speed: env steps/s vs the raw physics of the same model, and worker scaling.
+
+For shadow_five on Twinkle with a fixed sequence of random actions, measured in one run:
+  * env: ``PianoEnv.step`` (10 physics substeps + observation + all reward terms + metrics);
+  * physics: the same number of raw ``mujoco.mj_step`` substeps with the same controls on
+    the same compiled model (no Python around them);
+  * ratio = env time / physics time (1.0 would mean the environment adds nothing);
+  * throughput with N worker processes, each stepping its own environment.
+RoboPianist on this machine (DESIGN.md, idle): ~500 steps/s, ratio 1.86.
+Run with nothing else busy: the two vCPUs share one physical core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import time
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
+
+ROBOPIANIST_STEPS_PER_S = 500.0
+ROBOPIANIST_RATIO = 1.86
+
+
+def _make(song: str, hand: str):
+    from pianoenv import suite
+
+    return suite.load(song, hand, "ot", seed=0)
+
+
+def _actions(env, n: int, seed: int = 0) -> np.ndarray:
+    spec = env.action_spec()
+    return np.random.default_rng(seed).uniform(spec.minimum, spec.maximum, (n, spec.shape[0]))
+
+
+def time_env(env, actions: np.ndarray) -> float:
+    env.reset()
+    start = time.perf_counter()
+    for a in actions:
+        if env.step(a).last():
+            env.reset()
+    return time.perf_counter() - start
+
+
+def time_physics(env, actions: np.ndarray) -> float:
+    m, d = env.model, env.data
+    mujoco.mj_resetData(m, d)
+    n_sub = env._n_sub
+    start = time.perf_counter()
+    for a in actions:
+        d.ctrl[env._act_ids] = a[:-1]
+        mujoco.mj_step(m, d, nstep=n_sub)
+    return time.perf_counter() - start
+
+
+def _worker(args) -> float:
+    song, hand, steps, seed = args
+    env = _make(song, hand)
+    actions = _actions(env, steps, seed)
+    time_env(env, actions[:50])  # warm-up
+    return time_env(env, actions)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--song", default="twinkle")
+    parser.add_argument("--hand", default="shadow_five")
+    parser.add_argument("--steps", type=int, default=1200)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+
+    env = _make(args.song, args.hand)
+    actions = _actions(env, args.steps)
+    time_env(env, actions[:100]), time_physics(env, actions[:100])  # warm caches
+    t_env = min(time_env(env, actions) for _ in range(args.repeats))
+    t_phys = min(time_physics(env, actions) for _ in range(args.repeats))
+    env_sps, phys_sps = args.steps / t_env, args.steps / t_phys
+    ratio = t_env / t_phys
+    print(f"{args.hand} on {args.song}: {args.steps} steps x {env._n_sub} substeps, "
+          f"best of {args.repeats}, {os.cpu_count()} CPUs")
+    print(f"{'measure':34s} {'steps/s':>9s} {'ms/step':>8s} {'vs RoboPianist':>15s}")
+    print(f"{'env step (PianoEnv.step)':34s} {env_sps:9.0f} {1e3 / env_sps:8.3f} "
+          f"{env_sps / ROBOPIANIST_STEPS_PER_S:14.2f}x")
+    print(f"{'raw physics (mj_step x substeps)':34s} {phys_sps:9.0f} {1e3 / phys_sps:8.3f}")
+    print(f"ratio env/physics: {ratio:.3f}   (RoboPianist: {ROBOPIANIST_RATIO}; physics share "
+          f"{100 / ratio:.0f}% of a step)")
+    for n in args.workers:
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(n) as pool:
+            start = time.perf_counter()
+            times = pool.map(_worker, [(args.song, args.hand, args.steps, s) for s in range(n)])
+            wall = time.perf_counter() - start
+        total = n * args.steps / max(times)
+        print(f"{n} worker process{'es' if n > 1 else '  '}: {total:7.0f} steps/s in total "
+              f"({total / n:.0f} per worker; pool wall {wall:.1f} s incl. start-up)")
+
+
+if __name__ == "__main__":
+    main()
