@@ -87,3 +87,15 @@ def test_finger_reach_is_plausible_for_shadow():
     assert 0.12 < reach.max_span[0, 4] < 0.30  # thumb to little: about an octave and more
     left = reach.mirrored()
     np.testing.assert_allclose(left.rest_tips[:, 1], -reach.rest_tips[:, 1])
+
+
+def test_scene_keeps_joint_ranges_in_radians():
+    from handspec.scene import hands_scene
+
+    spec = load_hand("shadow_five")
+    arena, (right, _) = hands_scene(spec)
+    model = compile_model(arena)
+    alone = compile_model(right.root)
+    jid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, "rh_shadow_five/rh_FFJ3")
+    np.testing.assert_allclose(model.jnt_range[jid], alone.jnt_range[alone.joint("rh_FFJ3").id])
+    np.testing.assert_allclose(model.jnt_range[jid], np.radians([-15, 90]))
