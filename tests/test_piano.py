@@ -63,7 +63,8 @@ def test_joint_ranges_springs_and_contacts(model):
     assert piano.KEY_TRAVEL[keyboard.black_mask()][0] == pytest.approx(0.0887, abs=1e-4)
     assert model.jnt_limited.all()
     np.testing.assert_allclose(model.jnt_stiffness, 2.0)
-    np.testing.assert_allclose(model.qpos_spring, np.deg2rad(-1.0))
+    np.testing.assert_allclose(model.qpos_spring, 0.0)  # counterbalanced keys rest at 0
+    assert (model.body_gravcomp[model.jnt_bodyid] == 1).all()
     np.testing.assert_allclose(model.dof_damping, 0.05)
     np.testing.assert_allclose(model.dof_armature, 0.001)
     keys = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, f"key_{k}") for k in range(88)]
@@ -123,3 +124,11 @@ def test_keys_rest_up_press_fully_and_spring_back(model):
         mujoco.mj_step(model, data)
     assert piano.normalize_key_state(data.qpos).max() < 0.05
     assert not piano.pressed_keys(data.qpos).any()
+
+
+def test_resting_keys_need_no_constraints(model):
+    """Counterbalanced keys stay at rest without leaning on their joint limits (speed)."""
+    data = mujoco.MjData(model)
+    mujoco.mj_step(model, data, nstep=200)
+    np.testing.assert_allclose(data.qpos, 0.0, atol=1e-12)
+    assert data.nefc == 0
