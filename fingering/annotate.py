@@ -1,0 +1,312 @@
+"""Offline fingering annotator: a fingering for every note of a song, without RL.
+
+The model is the one behind RP1M's OT fingering, stretched over time: a hand is a rigid set
+of fingertips (``FingerReach.rest_tips``) that slides along the keyboard; pressing key ``k``
+with finger ``f`` puts the hand at ``h = y_k - rest_y[f]``. A fingering is scored by how far
+the hand has to travel between consecutive note groups (what RP1M's d_OT penalises at every
+step), plus a few physical terms, and the best one is found exactly by dynamic programming
+(Viterbi) over the note groups of each hand:
+
+* **reach** (hard): inside a chord, two keys pressed by fingers ``a, b`` must be at most
+  ``max_span[a, b]`` apart along the keyboard, and fingers keep their left-to-right order
+  (a chord never crosses fingers). Keys held over from the previous group must stay within
+  reach of the new ones (soft, ``held_span`` per metre of excess) and their fingers cannot
+  be reused (``held_reuse``).
+* **movement**: ``move`` x |delta h| (metres), discounted after rests (the hand has time
+  to reposition: factor ``1 / (1 + free_time / rest_time)``).
+* **stretch**: ``stretch`` x the deviation of a chord's fingertips from the rest shape.
+* **finger repetition**: ``repeat`` when one finger plays two different keys in a row,
+  scaled up for fast successions.
+* **depth**: black keys sit further back; a finger whose rest tip is nearer the player
+  (the thumb on most hands) pays ``black_depth`` x that extra depth on a black key.
+
+Hands: notes that carry a hand keep it (``respect_hands``); otherwise a second Viterbi
+chooses, for every onset group, where to split it between the hands (``assign_hands``),
+respecting each hand's finger count and span. The left hand uses ``reach.mirrored()``.
+
+Fingers are reported on the canonical 1..5 scale (thumb..little) by finger *name*, so a
+four-finger hand yields fingers from its names (e.g. 1..4 for thumb..ring).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import numpy as np
+
+from fingering import keyboard
+from fingering.notes import FINGER_NAMES, Hand, Note, NoteSequence
+from handspec.reach import FingerReach
+
+CHORD_TOLERANCE_S = 0.03  # onsets closer than this form one group (a chord)
+
+
+@dataclass(frozen=True)
+class AnnotatorConfig:
+    """Weights of the annotator's cost (units: metres of hand travel)."""
+
+    move: float = 1.0
+    rest_time: float = 0.5
+    stretch: float = 0.5
+    repeat: float = 0.02
+    repeat_urgent_ioi: float = 0.25
+    held_reuse: float = 1.0
+    held_span: float = 10.0
+    black_depth: float = 0.5
+    infeasible: float = 10.0
+    # hand assignment
+    hand_move: float = 0.05      # per semitone of a hand's mean pitch moving
+    hand_side: float = 0.2       # per semitone a hand plays on the "wrong" side of middle C
+    split_pitch: int = 60        # middle C: right hand at or above, by preference
+
+
+@dataclass(frozen=True)
+class _Group:
+    onset: float
+    end: float                     # latest offset in the group
+    notes: tuple[int, ...]         # indices into the hand's note list, sorted by key y
+
+
+def finger_numbers(reach: FingerReach) -> tuple[int, ...]:
+    """Canonical finger number (1..5) of each finger of ``reach``, by name."""
+    numbers = []
+    for name in reach.fingers:
+        if name not in FINGER_NAMES:
+            raise ValueError(f"finger {name!r} is not one of {FINGER_NAMES}")
+        numbers.append(FINGER_NAMES.index(name) + 1)
+    return tuple(numbers)
+
+
+def generic_reach(spacing: float = 0.023, thumb_gap: float = 0.04,
+                  max_span: float = 0.20) -> FingerReach:
+    """A human-sized five-finger right hand (tests, examples, hands without a spec).
+
+    Adjacent fingertips ``spacing`` apart (about one white key), the thumb ``thumb_gap``
+    left of the index and 4 cm nearer the player; thumb-little span ``max_span``.
+    """
+    y = np.array([-thumb_gap, 0.0, spacing, 2 * spacing, 3 * spacing])
+    tips = np.column_stack([[0.04, 0.0, 0.0, 0.005, 0.015], y, np.zeros(5)])
+    order_gap = np.abs(np.arange(5)[:, None] - np.arange(5)[None, :])
+    span = np.minimum(max_span, 0.06 + 0.035 * order_gap) * (order_gap > 0)
+    span[0, 1:] = span[1:, 0] = np.minimum(max_span, 0.09 + 0.03 * np.arange(1, 5))
+    return FingerReach("generic", FINGER_NAMES, tips, span)
+
+
+def _groups(onsets: np.ndarray, offsets: np.ndarray, ys: np.ndarray,
+            tolerance: float = CHORD_TOLERANCE_S) -> list[_Group]:
+    order = np.lexsort((ys, onsets))
+    groups: list[list[int]] = []
+    start = -np.inf
+    for i in order:
+        if groups and onsets[i] - start <= tolerance:
+            groups[-1].append(int(i))
+        else:
+            groups.append([int(i)])
+            start = onsets[i]
+    out = []
+    for g in groups:
+        g = sorted(g, key=lambda i: (ys[i], i))
+        out.append(_Group(float(onsets[g].min()), float(offsets[g].max()), tuple(g)))
+    return out
+
+
+@dataclass
+class _States:
+    fingers: np.ndarray   # (S, c) finger index per group note (sorted by y)
+    h: np.ndarray         # (S,) hand position along the keyboard
+    unary: np.ndarray     # (S,)
+
+
+def _states(ys: np.ndarray, black: np.ndarray, reach: FingerReach, cfg: AnnotatorConfig,
+            order: np.ndarray, depth: np.ndarray) -> _States:
+    """All order-preserving finger choices for one group (keys sorted by y)."""
+    c = len(ys)
+    rest_y = reach.rest_tips[:, 1]
+    combos = np.array(list(itertools.combinations(order, c)), dtype=np.int64)  # (S, c)
+    offsets = ys[None, :] - rest_y[combos]                                      # (S, c)
+    h = offsets.mean(axis=1)
+    unary = cfg.stretch * np.abs(offsets - h[:, None]).sum(axis=1)
+    unary += cfg.black_depth * (depth[combos] * black[None, :]).sum(axis=1)
+    if c > 1:
+        excess = np.zeros(len(combos))
+        for i, j in itertools.combinations(range(c), 2):
+            gap = abs(ys[j] - ys[i])
+            excess += np.maximum(0.0, gap - reach.max_span[combos[:, i], combos[:, j]] - 1e-9)
+        unary += cfg.infeasible * (excess > 0) + cfg.held_span * excess
+    return _States(combos, h, unary)
+
+
+def _finger_hand(notes: Sequence[Note], reach: FingerReach, cfg: AnnotatorConfig
+                 ) -> tuple[list[tuple[int, ...]], float]:
+    """Viterbi over the onset groups of one hand. Returns (finger numbers per note, cost)."""
+    if not notes:
+        return [], 0.0
+    press = keyboard.key_press_points()
+    keys = np.array([n.key for n in notes])
+    ys = press[keys, 1]
+    black = keyboard.black_mask()[keys].astype(float)
+    onsets = np.array([n.onset for n in notes])
+    offsets = np.array([n.offset for n in notes])
+    numbers = finger_numbers(reach)
+    num_fingers = len(numbers)
+    order = np.argsort(reach.rest_tips[:, 1], kind="stable")  # fingers left to right
+    depth = reach.rest_tips[:, 0] - reach.rest_tips[:, 0].min()
+    groups = _groups(onsets, offsets, ys)
+
+    result: list[tuple[int, ...]] = [()] * len(notes)
+    played: list[tuple[int, ...]] = []     # per group: note indices that get a finger
+    states: list[_States] = []
+    for g in groups:
+        idx = g.notes
+        if len(idx) > num_fingers:  # more notes than fingers: keep an evenly spread subset
+            keep = np.linspace(0, len(idx) - 1, num_fingers).round().astype(int)
+            idx = tuple(idx[i] for i in keep)
+        played.append(idx)
+        states.append(_states(ys[list(idx)], black[list(idx)], reach, cfg, order, depth))
+
+    cost = states[0].unary.copy()
+    back: list[np.ndarray] = []
+    for t in range(1, len(groups)):
+        prev, cur = states[t - 1], states[t]
+        prev_idx, cur_idx = played[t - 1], played[t]
+        free = groups[t].onset - groups[t - 1].end
+        factor = 1.0 / (1.0 + max(free, 0.0) / cfg.rest_time)
+        trans = cfg.move * factor * np.abs(cur.h[None, :] - prev.h[:, None])
+        ioi = groups[t].onset - groups[t - 1].onset
+        urgency = 1.0 + cfg.repeat_urgent_ioi / max(ioi, 1e-3)
+        prev_key = np.full((len(prev.h), num_fingers), -1)
+        cur_key = np.full((len(cur.h), num_fingers), -1)
+        rows = np.arange(len(prev.h))[:, None]
+        prev_key[rows, prev.fingers] = keys[list(prev_idx)][None, :]
+        rows = np.arange(len(cur.h))[:, None]
+        cur_key[rows, cur.fingers] = keys[list(cur_idx)][None, :]
+        both = (prev_key[:, None, :] >= 0) & (cur_key[None, :, :] >= 0)
+        moved = both & (prev_key[:, None, :] != cur_key[None, :, :])
+        trans += cfg.repeat * urgency * moved.any(axis=2)
+        held = [j for j, i in enumerate(prev_idx) if offsets[i] > groups[t].onset + 1e-6]
+        for j in held:
+            i = prev_idx[j]
+            f_held = prev.fingers[:, j]                  # (Sp,) finger holding key i
+            same = cur_key[:, f_held].T                  # (Sp, Sc) key it must play now
+            trans += cfg.held_reuse * ((same >= 0) & (same != keys[i]))
+            gaps = np.abs(ys[list(cur_idx)] - ys[i])                        # (c,)
+            spans = reach.max_span[f_held[:, None, None], cur.fingers[None, :, :]]
+            excess = np.maximum(0.0, gaps[None, None, :] - spans).sum(axis=2)
+            trans += cfg.held_span * excess
+        total = cost[:, None] + trans
+        best = np.argmin(total, axis=0)
+        back.append(best)
+        cost = total[best, np.arange(len(cur.h))] + cur.unary
+
+    s = int(np.argmin(cost))
+    final = float(cost[s])
+    for t in range(len(groups) - 1, -1, -1):
+        for j, i in enumerate(played[t]):
+            result[i] = (numbers[states[t].fingers[s, j]],)
+        if t:
+            s = int(back[t - 1][s])
+    return result, final
+
+
+def assign_hands(seq: NoteSequence, reach: FingerReach,
+                 config: AnnotatorConfig | None = None) -> list[Hand]:
+    """A hand for every note: Viterbi over onset groups choosing where each group splits.
+
+    Within a group (pitch-sorted) the lowest ``s`` notes go to the left hand. Costs: a hand
+    given more notes than it has fingers, or a wider chord than its thumb-little span,
+    is penalised heavily; hands prefer their side of ``split_pitch``; each hand's mean pitch
+    should move little from one group to the next.
+    """
+    cfg = config or AnnotatorConfig()
+    notes = seq.notes
+    if not notes:
+        return []
+    pitches = np.array([n.pitch for n in notes], dtype=float)
+    ys = keyboard.key_press_points()[[n.key for n in notes], 1]
+    groups = _groups(np.array([n.onset for n in notes]), np.array([n.offset for n in notes]), ys)
+    num_fingers = len(reach.fingers)
+    widest = float(reach.max_span.max())
+
+    def split_costs(g: _Group) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        idx = list(g.notes)
+        p, y = pitches[idx], ys[idx]
+        n = len(idx)
+        unary = np.zeros(n + 1)
+        left_mean = np.full(n + 1, np.nan)
+        right_mean = np.full(n + 1, np.nan)
+        for s in range(n + 1):
+            for part, name in ((slice(0, s), "left"), (slice(s, n), "right")):
+                pp, yy = p[part], y[part]
+                if pp.size == 0:
+                    continue
+                extra = max(0, pp.size - num_fingers)
+                wide = max(0.0, float(yy.max() - yy.min()) - widest)
+                unary[s] += cfg.infeasible * (extra + (wide > 0)) + cfg.held_span * wide
+                if name == "left":
+                    unary[s] += cfg.hand_side * np.maximum(0, pp - cfg.split_pitch).sum()
+                    left_mean[s] = pp.mean()
+                else:
+                    unary[s] += cfg.hand_side * np.maximum(0, cfg.split_pitch - 1 - pp).sum()
+                    right_mean[s] = pp.mean()
+        return unary, left_mean, right_mean
+
+    first = split_costs(groups[0])
+    cost = first[0].copy()
+    back: list[np.ndarray] = []
+    # track each state's last known hand positions along the best path into it
+    last_left, last_right = first[1].copy(), first[2].copy()
+    for g in groups[1:]:
+        unary, lm, rm = split_costs(g)
+        move_l = np.abs(lm[None, :] - last_left[:, None])
+        move_r = np.abs(rm[None, :] - last_right[:, None])
+        trans = cfg.hand_move * (np.nan_to_num(move_l) + np.nan_to_num(move_r))
+        total = cost[:, None] + trans
+        best = np.argmin(total, axis=0)
+        back.append(best)
+        cost = total[best, np.arange(len(unary))] + unary
+        last_left = np.where(np.isnan(lm), last_left[best], lm)
+        last_right = np.where(np.isnan(rm), last_right[best], rm)
+
+    hands: list[Hand] = ["right"] * len(notes)
+    s = int(np.argmin(cost))
+    for t in range(len(groups) - 1, -1, -1):
+        for k, i in enumerate(groups[t].notes):
+            hands[i] = "left" if k < s else "right"
+        if t:
+            s = int(back[t - 1][s])
+    return hands
+
+
+def suggest_fingering(seq: NoteSequence, reach: FingerReach, *,
+                      config: AnnotatorConfig | None = None,
+                      respect_hands: bool = True) -> NoteSequence:
+    """Propose a hand and a finger for every note of ``seq`` for the hand ``reach``.
+
+    ``reach`` describes the right hand; the left is ``reach.mirrored()``. Notes keep their
+    hand when they have one and ``respect_hands`` (e.g. PIG channels); the others get one
+    from ``assign_hands``. Returns a new sequence (same notes, hands and single fingers
+    filled in); ``metadata["fingering_cost"]`` holds the optimum per hand and
+    ``metadata["unfingered"]`` the number of notes left without a finger (only when a
+    group has more notes than the hand has fingers).
+    """
+    cfg = config or AnnotatorConfig()
+    notes = list(seq.notes)
+    if respect_hands and all(n.hand for n in notes):
+        hands = [n.hand for n in notes]
+    else:
+        guess = assign_hands(seq, reach, cfg)
+        hands = [n.hand if (respect_hands and n.hand) else g for n, g in zip(notes, guess)]
+    out = list(notes)
+    costs = {}
+    for hand, hand_reach in (("right", reach), ("left", reach.mirrored())):
+        idx = [i for i, h in enumerate(hands) if h == hand]
+        fingers, cost = _finger_hand([notes[i] for i in idx], hand_reach, cfg)
+        costs[hand] = cost
+        for i, f in zip(idx, fingers):
+            out[i] = replace(notes[i], hand=hand, fingers=f)
+    result = NoteSequence(tuple(out), seq.name, seq.sustain, dict(seq.metadata))
+    result.metadata.update(fingering_method="suggest", fingering_cost=costs,
+                           unfingered=sum(1 for n in out if not n.fingers))
+    return result

@@ -1,0 +1,175 @@
+"""Agreement of a fingering with human annotators (Nakamura et al. 2020, Sec. 5.1).
+
+For one piece with annotators n = 1..N and an estimated fingering:
+
+* **general** match rate: the fraction of notes whose finger equals annotator n's,
+  averaged over the N annotators;
+* **highest**: the best of those N rates;
+* **soft**: the fraction of notes whose finger equals *any* annotator's.
+
+A note matches when the hand and the first finger (the one that presses the key) are equal;
+a note without a finger never matches. Rates are given overall and per hand. Per hand,
+annotator n's rate is over the notes *n* gives to that hand; for the soft rate a note
+belongs to the hand most annotators give it (ties: the lowest-numbered annotator).
+
+Files of one piece share their note list; notes are aligned by (pitch, onset) with
+duplicates taken in order, so an estimate may come from any source that kept the notes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from fingering.notes import NoteSequence
+
+HANDS = ("right", "left")
+
+
+@dataclass(frozen=True)
+class MatchRates:
+    general: float
+    highest: float
+    soft: float
+    notes: int
+    annotators: int
+
+
+@dataclass(frozen=True)
+class PieceMatch:
+    """Match rates of one estimate against all annotators of one piece."""
+
+    piece: str
+    overall: MatchRates
+    per_hand: dict[str, MatchRates]
+    per_annotator: tuple[float, ...]
+    confusion: np.ndarray = field(repr=False)  # (2, 5, 5) [hand, human finger, estimate finger]
+    hand_mismatch: int = 0                      # (note, annotator) pairs with other hand
+    unfingered: int = 0                         # estimate notes without a finger
+
+
+def _note_key(pitch: int, onset: float) -> tuple[int, int]:
+    return pitch, int(round(onset * 1e4))
+
+
+def align(estimate: NoteSequence, reference: NoteSequence) -> np.ndarray:
+    """For each reference note, the index of the same note in ``estimate`` (-1 if absent)."""
+    slots: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for i, n in enumerate(estimate.notes):
+        slots[_note_key(n.pitch, n.onset)].append(i)
+    taken: dict[tuple[int, int], int] = defaultdict(int)
+    out = np.full(len(reference), -1, dtype=np.int64)
+    for j, n in enumerate(reference.notes):
+        key = _note_key(n.pitch, n.onset)
+        k = taken[key]
+        if k < len(slots[key]):
+            out[j] = slots[key][k]
+            taken[key] += 1
+    return out
+
+
+def _labels(seq: NoteSequence, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(hand code 0 right / 1 left / -1 none, finger 1..5 or 0) per note."""
+    notes = seq.notes
+    hands = np.array([HANDS.index(n.hand) if n.hand in HANDS else -1 for n in notes], dtype=int)
+    fingers = np.array([n.finger or 0 for n in notes], dtype=int)
+    if index is None:
+        return hands, fingers
+    ok = index >= 0
+    h = np.full(len(index), -1)
+    f = np.zeros(len(index), dtype=int)
+    h[ok], f[ok] = hands[index[ok]], fingers[index[ok]]
+    return h, f
+
+
+def _rates(matches: np.ndarray, masks: np.ndarray, soft_mask: np.ndarray) -> MatchRates:
+    """matches/masks: (N, M) bool per annotator and note; soft_mask: (M,) notes counted."""
+    per = [m[k].mean() if k.any() else np.nan for m, k in zip(matches, masks)]
+    valid = [p for p in per if not np.isnan(p)]
+    soft_hits = (matches & masks).any(axis=0)[soft_mask]
+    return MatchRates(float(np.mean(valid)) if valid else float("nan"),
+                      float(np.max(valid)) if valid else float("nan"),
+                      float(soft_hits.mean()) if soft_hits.size else float("nan"),
+                      int(soft_mask.sum()), len(matches))
+
+
+def match_rates(estimate: NoteSequence, annotators: Sequence[NoteSequence],
+                piece: str = "") -> PieceMatch:
+    """Match rates of ``estimate`` against every fingering in ``annotators``."""
+    if not annotators:
+        raise ValueError("need at least one annotator fingering")
+    reference = annotators[0]
+    est_h, est_f = _labels(estimate, align(estimate, reference))
+    human = []
+    for ann in annotators:
+        index = align(ann, reference)
+        if (index < 0).any():
+            raise ValueError(f"annotator fingering {ann.name!r} does not share the note list "
+                             f"of {reference.name!r}")
+        human.append(_labels(ann, index))
+    hh = np.array([h for h, _ in human])          # (N, M)
+    hf = np.array([f for _, f in human])
+    matches = (hh == est_h[None]) & (hf == est_f[None]) & (est_f[None] > 0)
+    everything = np.ones_like(matches)
+    votes = np.stack([(hh == k).sum(axis=0) for k in range(2)])  # (2, M)
+    consensus = np.where(votes[0] > votes[1], 0, np.where(votes[1] > votes[0], 1, hh[0]))
+    overall = _rates(matches, everything, np.ones(matches.shape[1], bool))
+    per_hand = {name: _rates(matches, hh == k, consensus == k) for k, name in enumerate(HANDS)}
+    confusion = np.zeros((2, 5, 5), dtype=np.int64)
+    same = (hh == est_h[None]) & (hf > 0) & (est_f[None] > 0)
+    for n in range(len(annotators)):
+        sel = same[n]
+        np.add.at(confusion, (hh[n][sel], hf[n][sel] - 1, est_f[sel] - 1), 1)
+    return PieceMatch(piece or reference.name, overall, per_hand,
+                      tuple(float(m.mean()) for m in matches), confusion,
+                      int(((hh != est_h[None]) & (est_h[None] >= 0)).sum()),
+                      int((est_f == 0).sum()))
+
+
+def human_agreement(annotators: Sequence[NoteSequence], piece: str = "") -> PieceMatch | None:
+    """Leave-one-out human baseline: each annotator scored against the others, averaged.
+
+    Returns None for a piece with a single annotator. Rates are means over the held-out
+    annotator; the confusion matrices are summed.
+    """
+    if len(annotators) < 2:
+        return None
+    parts = [match_rates(annotators[i], [a for j, a in enumerate(annotators) if j != i], piece)
+             for i in range(len(annotators))]
+
+    def mean_rates(items: list[MatchRates]) -> MatchRates:
+        return MatchRates(*(float(np.nanmean([getattr(r, f) for r in items]))
+                            for f in ("general", "highest", "soft")),
+                          items[0].notes, len(annotators))
+
+    return PieceMatch(piece or annotators[0].name, mean_rates([p.overall for p in parts]),
+                      {h: mean_rates([p.per_hand[h] for p in parts]) for h in HANDS},
+                      tuple(p.overall.general for p in parts),
+                      sum(p.confusion for p in parts),
+                      sum(p.hand_mismatch for p in parts), 0)
+
+
+def summarize(results: Sequence[PieceMatch]) -> dict[str, float]:
+    """Mean over pieces (each piece weighs the same) of every rate, plus the note count."""
+    out: dict[str, float] = {"pieces": float(len(results)),
+                             "notes": float(sum(r.overall.notes for r in results))}
+    for kind in ("general", "highest", "soft"):
+        out[kind] = float(np.nanmean([getattr(r.overall, kind) for r in results]))
+        for hand in HANDS:
+            out[f"{kind}_{hand}"] = float(np.nanmean([getattr(r.per_hand[hand], kind)
+                                                      for r in results]))
+    return out
+
+
+def finger_usage(seqs: Sequence[NoteSequence]) -> np.ndarray:
+    """(2, 5) fraction of each hand's notes played by each finger, pooled over ``seqs``."""
+    counts = np.zeros((2, 5))
+    for seq in seqs:
+        for n in seq.notes:
+            if n.hand in HANDS and n.finger:
+                counts[HANDS.index(n.hand), n.finger - 1] += 1
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
