@@ -62,8 +62,11 @@ def run(song: SongOpt = "twinkle", hand: HandOpt = "shadow_five", fingering: Fin
     from pianoenv import suite
 
     env = suite.load(song, hand, fingering, seed=seed)
-    pol = make_policy(env, policy, seed)
-    results = [run_episode(env, pol) for _ in range(episodes)]
+    try:
+        pol = make_policy(env, policy, seed)
+        results = [run_episode(env, pol) for _ in range(episodes)]
+    finally:
+        env.close()
     table = Table("metric", "mean", "min", "max",
                   title=f"{song} / {hand} / fingering={fingering} / policy={policy} "
                         f"({episodes} episode{'s' if episodes > 1 else ''}, {env.num_steps} steps)")
@@ -91,8 +94,11 @@ def render(song: SongOpt = "twinkle", hand: HandOpt = "shadow_five",
         raise InputError(f"unknown camera {camera!r}; one of player, top, right_closeup",
                          field="--camera")
     env = suite.load(song, hand, fingering, seed=seed)
-    pol = make_policy(env, policy, seed)
     frames: list[np.ndarray] = []
-    metrics = run_episode(env, pol, lambda: frames.append(env.render(width, height, camera)))
+    try:
+        pol = make_policy(env, policy, seed)
+        metrics = run_episode(env, pol, lambda: frames.append(env.render(width, height, camera)))
+    finally:
+        env.close()
     path = write_video(frames, out, fps=round(1 / env.control_timestep))
     typer.echo(f"{path} ({len(frames)} frames, F1 {metrics['f1']:.3f})")
