@@ -108,7 +108,7 @@ def _check_scores(items: list[tuple[str, str]], max_span: int | None, names_only
 
     kept = 0
     if not names_only:
-        typer.echo("name\tsteps\tchunks\tright_span\tleft_span\tright_keys\tleft_keys")
+        typer.echo("name\tsteps\tchunks\tright_span\tleft_span\tright_keys\tleft_keys\tcrossing_steps\thands_from")
     for name, _ in tqdm(items, desc="checking scores", unit="score", file=sys.stderr):
         try:
             summary = summarize(prepare(load_song(name)))
@@ -122,7 +122,8 @@ def _check_scores(items: list[tuple[str, str]], max_span: int | None, names_only
         kept += 1
         typer.echo(name if names_only else
                    f"{name}\t{summary.steps}\t{summary.chunks}\t{right.max_span}\t"
-                   f"{left.max_span}\t{right.max_keys_down}\t{left.max_keys_down}")
+                   f"{left.max_span}\t{right.max_keys_down}\t{left.max_keys_down}\t"
+                   f"{summary.crossing_steps}\t{summary.hand_rule}")
     typer.echo(f"# {kept} of {len(items)} scores"
                + (f" within {max_span} semitones per hand" if max_span is not None else ""),
                err=True)

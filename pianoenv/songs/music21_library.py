@@ -2,10 +2,10 @@
 
 music21 ships ~3,200 public-domain scores (no download). The playable ones listed here are
 
-* the Bach chorales (``music21.corpus.chorales``), four voices reduced the way a pianist
+* the Bach chorale harmonizations (every ``bach/bwv*`` vocal score), four voices reduced the way a pianist
   plays from open score: soprano + alto in the right hand, tenor + bass in the left, an
-  inner-voice note changing hands when its own hand would have to stretch past an octave
-  and the other would not (``reduce_satb``). Not every chorale fits in an octave per hand:
+  inner-voice note changing hands when the hands would otherwise cross or its own hand
+  would have to stretch past an octave and the other would not (``reduce_satb``). Not every chorale fits in an octave per hand:
   ``song list --library music21 --check --max-span 12`` parses them all and keeps the
   ones that do;
 * a handful of keyboard pieces (two staves: the higher staff is the right hand).
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -35,6 +36,7 @@ DEFAULT_QPM = 80.0
 MAX_HAND_SPAN = 12  # semitones a hand may cover at once in the chorale reduction
 
 KEYBOARD_PIECES: dict[str, str] = {
+    "bach/bwv846": "J. S. Bach, Prelude in C major BWV 846 (Well-Tempered Clavier I)",
     "mozart/k545/movement1_exposition": "Mozart, Piano Sonata K. 545, i (exposition)",
     "joplin/maple_leaf_rag": "Joplin, Maple Leaf Rag",
     "chopin/mazurka06-2": "Chopin, Mazurka op. 6 no. 2",
@@ -50,17 +52,29 @@ _VOICE = {"soprano": "S", "alto": "A", "tenor": "T", "bass": "B"}
 
 
 def chorale_paths() -> list[str]:
-    """Corpus paths of the Bach chorales (Riemenschneider order), without parsing any."""
-    from music21.corpus import chorales
+    """Corpus paths of the Bach chorale harmonizations (``bach/bwv*`` vocal scores), found by
+    file name without parsing any. The Riemenschneider iterator of music21 misses ~60 of
+    the files (e.g. bwv66.6), so the corpus listing is used instead."""
+    from music21 import corpus
 
-    # the Riemenschneider list names some chorales twice (371 entries, 350 files)
-    return list(dict.fromkeys(chorales.Iterator(returnType="filename")))
+    paths = set()
+    for path in corpus.getPaths():
+        parts = Path(path).parts
+        if len(parts) >= 2 and parts[-2] == "bach" and parts[-1].startswith("bwv"):
+            paths.add(f"bach/{Path(parts[-1]).stem}")
+    keyboard = {p for p in KEYBOARD_PIECES if p.startswith("bach/")}
+    return sorted(paths - keyboard, key=_bwv_order)
+
+
+def _bwv_order(path: str) -> tuple:
+    """bwv1.6 < bwv2.6 < bwv10.7: numeric parts compared as numbers."""
+    return tuple(int(x) if x.isdigit() else x for x in re.split(r"(\d+)", path))
 
 
 def music21_library() -> list[tuple[str, str]]:
     """``(song name, description)`` for every playable score; names load with ``load_song``."""
-    items = [(f"{PREFIX}{p}", f"Bach chorale {p.split('/')[-1].upper()}, SATB reduced to two hands")
-             for p in chorale_paths()]
+    items = [(f"{PREFIX}{p}", f"Bach chorale {p.split('/')[-1].upper()}, voices reduced to two "
+                              "hands") for p in chorale_paths()]
     items += [(f"{PREFIX}{p}", d) for p, d in KEYBOARD_PIECES.items()]
     return items
 
@@ -119,23 +133,27 @@ def reduce_satb(s: list[Note], a: list[Note], t: list[Note], b: list[Note],
     """Four voices -> two hands, the way a pianist plays a chorale from open score.
 
     The soprano is always the right hand and the bass always the left. Alto and tenor notes,
-    in time order, stay in their usual hand (alto right, tenor left) unless that hand would
-    then have to span more than ``max_span`` semitones with the notes it already holds
-    while the other hand would not (or would span less).
+    in time order (higher first at the same onset), go to the hand that, with the notes it
+    already holds at that time, is best by these criteria in order: the hands do not cross
+    (right-hand notes stay above left-hand ones); the hand spans at most ``max_span``
+    semitones; it is the voice's usual hand (alto right, tenor left); it stretches less.
     """
     hands: dict[Hand, list[Note]] = {"right": [replace(n, hand="right") for n in s],
                                      "left": [replace(n, hand="left") for n in b]}
     inner = sorted([(n, "right") for n in a] + [(n, "left") for n in t],
                    key=lambda item: (item[0].onset, -item[0].pitch))
 
-    def stretch(note: Note, hand: Hand) -> int:
-        return max((abs(note.pitch - o.pitch) for o in _overlapping(note, hands[hand])),
-                   default=0)
+    def cost(note: Note, hand: Hand, usual: Hand) -> tuple[bool, bool, bool, int]:
+        same = [o.pitch for o in _overlapping(note, hands[hand])]
+        other = [o.pitch for o in _overlapping(note, hands["left" if hand == "right" else
+                                                             "right"])]
+        crosses = (hand == "right" and any(p > note.pitch for p in other)) or \
+                  (hand == "left" and any(p < note.pitch for p in other))
+        span = max((abs(note.pitch - p) for p in same), default=0)
+        return crosses, span > max_span, hand != usual, span
 
     for note, usual in inner:
-        other: Hand = "left" if usual == "right" else "right"
-        usual_span, other_span = stretch(note, usual), stretch(note, other)
-        hand = usual if usual_span <= max_span or usual_span <= other_span else other
+        hand = min(("right", "left"), key=lambda h: cost(note, h, usual))
         hands[hand].append(replace(note, hand=hand))
     return hands["right"] + hands["left"]
 

@@ -26,6 +26,7 @@ class HandLoad:
 class SongSummary:
     name: str
     source: str
+    hand_rule: str
     notes: int
     steps: int
     seconds: float
@@ -35,10 +36,12 @@ class SongSummary:
     has_fingering: bool
     sustain_fraction: float
     hands: dict[str, HandLoad]
+    crossing_steps: int  # steps where a right-hand key lies below a left-hand key
 
     def rows(self) -> list[tuple[str, str]]:
         """(label, value) pairs for a two-column table."""
         rows = [("song", self.name), ("source", self.source or "-"),
+                ("hands from", self.hand_rule or "the score"),
                 ("notes", str(self.notes)),
                 ("duration", f"{self.seconds:.2f} s ({self.steps} steps)"),
                 ("chunks", f"{self.chunks} of 550 steps"),
@@ -48,20 +51,33 @@ class SongSummary:
         for hand, load in self.hands.items():
             rows.append((f"{hand} hand", f"{load.notes} notes, up to {load.max_keys_down} keys "
                                          f"at once, widest chord {load.max_span} semitones"))
+        rows.append(("hands cross", f"on {self.crossing_steps} steps"))
         return rows
 
 
-def _hand_load(goals: SongGoals, hand: str | None) -> HandLoad:
+def _keys_down(goals: SongGoals, hand: str | None) -> np.ndarray:
+    """(T, 88) bool: keys this hand's notes hold down."""
     down = np.zeros((goals.num_steps, NUM_KEYS), dtype=bool)
-    count = 0
     for note, (start, end) in zip(goals.notes.notes, goals.note_steps):
         if note.hand == hand:
             down[start:end, note.key] = True
-            count += 1
-    per_step = down.sum(axis=1)
+    return down
+
+
+def _lowest_highest(down: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per step, the lowest and highest key down (88 / -1 where none)."""
     keys = np.arange(NUM_KEYS)
-    spans = [int(keys[row].max() - keys[row].min()) for row in down if row.any()]
-    return HandLoad(count, int(per_step.max(initial=0)), max(spans, default=0))
+    return (np.where(down, keys, NUM_KEYS).min(axis=1, initial=NUM_KEYS),
+            np.where(down, keys, -1).max(axis=1, initial=-1))
+
+
+def _hand_load(goals: SongGoals, hand: str | None) -> HandLoad:
+    down = _keys_down(goals, hand)
+    low, high = _lowest_highest(down)
+    used = high >= 0
+    span = int((high - low)[used].max()) if used.any() else 0
+    return HandLoad(sum(n.hand == hand for n in goals.notes.notes),
+                    int(down.sum(axis=1).max(initial=0)), span)
 
 
 def summarize(goals: SongGoals) -> SongSummary:
@@ -70,12 +86,16 @@ def summarize(goals: SongGoals) -> SongSummary:
     for hand in ("right", "left", None):
         if any(n.hand == hand for n in goals.notes.notes):
             hands[hand or "unassigned"] = _hand_load(goals, hand)
+    right_low, _ = _lowest_highest(_keys_down(goals, "right"))
+    _, left_high = _lowest_highest(_keys_down(goals, "left"))
+    crossing = int((right_low < left_high).sum())
     return SongSummary(
         name=goals.name, source=str(goals.notes.metadata.get("source", "")),
+        hand_rule=str(goals.notes.metadata.get("hand_rule", "")),
         notes=len(goals.notes), steps=goals.num_steps, seconds=goals.duration,
         chunks=goals.num_chunks,
         lowest=key_name(int(keys_used.min())) if keys_used.size else "-",
         highest=key_name(int(keys_used.max())) if keys_used.size else "-",
         has_fingering=goals.has_fingering,
         sustain_fraction=float(goals.sustain.mean()) if goals.num_steps else 0.0,
-        hands=hands)
+        hands=hands, crossing_steps=crossing)
