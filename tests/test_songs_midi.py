@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from fingering.notes import Note, NoteSequence
 from handspec.errors import InputError
-from pianoenv.songs import load_song
+from pianoenv.songs import load_song, prepare
 from pianoenv.songs.midi import read_midi, write_midi
 
 TICK = 1 / 440  # pretty_midi default resolution: 220 ticks per beat at 120 qpm
@@ -186,3 +186,23 @@ def test_pig_files_dispatch_to_fingering_pig(tmp_path, monkeypatch):
     with pytest.raises(InputError) as exc:
         load_song(str(tmp_path / "missing_fingering.txt"))
     assert exc.value.field == "file"
+
+
+def test_pig_fixture_loads_with_hands_and_fingers(tmp_path):
+    """A tiny hand-written PIG file (not from the dataset) through the real reader."""
+    path = tmp_path / "901-1_fingering.txt"
+    path.write_text("//Version: PianoFingering_v170101\n"
+                    "0\t0.0\t0.5\tC4\t80\t80\t0\t1\n"
+                    "1\t0.0\t1.0\tC3\t80\t80\t1\t-5\n"
+                    "2\t0.5\t1.0\tE4\t80\t80\t0\t3_1\n")
+    goals = prepare(load_song(str(path)), stretch=1.0)
+    assert goals.has_fingering
+    assert goals.fingers[0, 60 - 21] == 0 and goals.fingers[0, 48 - 21] == 9
+    assert goals.fingers[10, 64 - 21] == 2  # first finger of the substitution 3_1
+
+
+def test_real_pig_piece_prepares(pig_dir):
+    path = sorted((pig_dir / "FingeringFiles").glob("*_fingering.txt"))[0]
+    goals = prepare(load_song(str(path)))
+    assert goals.has_fingering and goals.num_chunks >= 1
+    assert {n.hand for n in goals.notes} <= {"right", "left"}
