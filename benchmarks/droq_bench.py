@@ -1,0 +1,240 @@
+"""DroQ speed on this machine: gradient updates/s and full training steps/s.
+
+Prints one table. Every row is measured in the same run, interleaved (A, B, C, A, B, C, ...)
+so that load from other processes hits all variants alike; ratios are against the
+``robopianist-rl`` row, a faithful re-implementation of robopianist-rl's SAC/DroQ update
+(``nn.vmap`` critic ensemble, dense first layer over the 1144-d observation + action,
+flax ``Dropout`` with threefry masks, update order critic -> actor -> temperature) with the
+same shapes: batch 256, obs 1144 (165 real-valued + 979 binary goal bits), action 39.
+
+    python benchmarks/droq_bench.py [--rounds 5] [--env fake|real] [--song twinkle]
+
+The training-steps/s rows time ``training.loop`` on an environment (default: the real
+``pianoenv`` when it exists, else the fake one) with updates every ``update_interval`` steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import flax.linen as nn  # noqa: E402
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+
+from training.agent import Batch, DroQ  # noqa: E402
+from training.config import DroQConfig  # noqa: E402
+from training.networks import Obs  # noqa: E402
+from training.replay import active_indices  # noqa: E402
+
+BATCH, DENSE, BITS, ACTION = 256, 165, 979, 39
+
+
+# ----------------------------------------------------------------- robopianist-rl reference
+class _RefMLP(nn.Module):
+    hidden_dims: tuple[int, ...]
+    dropout_rate: float = 0.0
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, x, training=False):
+        for width in self.hidden_dims:
+            x = nn.Dense(width, kernel_init=nn.initializers.xavier_uniform())(x)
+            if self.dropout_rate > 0:
+                x = nn.Dropout(self.dropout_rate)(x, deterministic=not training)
+            if self.layer_norm:
+                x = nn.LayerNorm()(x)
+            x = nn.gelu(x)
+        return x
+
+
+class _RefQ(nn.Module):
+    hidden_dims: tuple[int, ...]
+
+    @nn.compact
+    def __call__(self, obs, action, training=False):
+        x = _RefMLP(self.hidden_dims, 0.01, True)(jnp.concatenate([obs, action], -1), training)
+        return nn.Dense(1, kernel_init=nn.initializers.xavier_uniform())(x).squeeze(-1)
+
+
+class _RefEnsemble(nn.Module):
+    hidden_dims: tuple[int, ...]
+
+    @nn.compact
+    def __call__(self, obs, action, training=False):
+        ens = nn.vmap(_RefQ, variable_axes={"params": 0}, split_rngs={"params": True, "dropout": True},
+                      in_axes=None, out_axes=0, axis_size=2)
+        return ens(self.hidden_dims)(obs, action, training)
+
+
+class _RefActor(nn.Module):
+    hidden_dims: tuple[int, ...]
+
+    @nn.compact
+    def __call__(self, obs):
+        x = _RefMLP(self.hidden_dims)(obs)
+        mean = nn.Dense(ACTION, kernel_init=nn.initializers.xavier_uniform())(x)
+        log_std = jnp.clip(nn.Dense(ACTION, kernel_init=nn.initializers.xavier_uniform())(x), -20, 2)
+        return mean, log_std
+
+
+def _ref_sample(key, mean, log_std):
+    eps = jax.random.normal(key, mean.shape)
+    u = mean + jnp.exp(log_std) * eps
+    logp = (-0.5 * eps**2 - log_std - 0.5 * jnp.log(2 * jnp.pi)).sum(-1)
+    logp -= (2.0 * (jnp.log(2.0) - u - jax.nn.softplus(-2.0 * u))).sum(-1)
+    return jnp.tanh(u), logp
+
+
+def make_reference(seed: int = 0):
+    """Returns (state, update) with robopianist-rl's update math and layout."""
+    hidden = (256, 256, 256)
+    actor_def, critic_def = _RefActor(hidden), _RefEnsemble(hidden)
+    obs0, act0 = jnp.zeros((1, DENSE + BITS)), jnp.zeros((1, ACTION))
+    k = jax.random.split(jax.random.PRNGKey(seed), 3)
+    actor = actor_def.init(k[0], obs0)["params"]
+    critic = critic_def.init(k[1], obs0, act0)["params"]
+    tx = optax.adam(3e-4)
+    state = dict(actor=actor, critic=critic, target=jax.tree.map(jnp.copy, critic),
+                 log_temp=jnp.zeros(()), actor_opt=tx.init(actor), critic_opt=tx.init(critic),
+                 temp_opt=tx.init(jnp.zeros(())), rng=k[2])
+
+    @jax.jit
+    def update(s, obs, action, reward, discount, next_obs):
+        rng, k1, k2, k3, k4, k5 = jax.random.split(s["rng"], 6)
+        temp = jnp.exp(s["log_temp"])
+        next_a, next_logp = _ref_sample(k1, *actor_def.apply({"params": s["actor"]}, next_obs))
+        next_q = critic_def.apply({"params": s["target"]}, next_obs, next_a, True,
+                                  rngs={"dropout": k2}).min(0)
+        target = reward + 0.88 * discount * (next_q - temp * next_logp)
+
+        def critic_loss(p):
+            return ((critic_def.apply({"params": p}, obs, action, True, rngs={"dropout": k3})
+                     - target) ** 2).mean()
+
+        g = jax.grad(critic_loss)(s["critic"])
+        upd, critic_opt = tx.update(g, s["critic_opt"])
+        critic = optax.apply_updates(s["critic"], upd)
+        target_p = optax.incremental_update(critic, s["target"], 0.05)
+
+        def actor_loss(p):
+            a, logp = _ref_sample(k4, *actor_def.apply({"params": p}, obs))
+            q = critic_def.apply({"params": critic}, obs, a, True, rngs={"dropout": k5}).mean(0)
+            return (logp * temp - q).mean(), -logp.mean()
+
+        g, entropy = jax.grad(actor_loss, has_aux=True)(s["actor"])
+        upd, actor_opt = tx.update(g, s["actor_opt"])
+        actor = optax.apply_updates(s["actor"], upd)
+        g = jax.grad(lambda lt: jnp.exp(lt) * (entropy + ACTION / 2))(s["log_temp"])
+        upd, temp_opt = tx.update(g, s["temp_opt"])
+        return dict(actor=actor, critic=critic, target=target_p,
+                    log_temp=optax.apply_updates(s["log_temp"], upd), actor_opt=actor_opt,
+                    critic_opt=critic_opt, temp_opt=temp_opt, rng=rng)
+
+    return state, update
+
+
+# ----------------------------------------------------------------- data
+def _goal_bits(rng: np.random.Generator, n: int, active: int) -> np.ndarray:
+    """Goal-like bits: ``active`` ones among the 968 key-goal bits, plus sustain bits."""
+    bits = np.zeros((n, BITS), bool)
+    for row in bits:
+        row[rng.choice(968, active, replace=False)] = True
+        row[968 + rng.choice(11, 2, replace=False)] = True
+    return bits
+
+
+def make_batches(rng: np.random.Generator, n: int, active: int):
+    out = []
+    for _ in range(n):
+        dense, nxt = (rng.random((BATCH, DENSE), np.float32) for _ in range(2))
+        bits, nbits = _goal_bits(rng, BATCH, active), _goal_bits(rng, BATCH, active)
+        action = rng.uniform(-1, 1, (BATCH, ACTION)).astype(np.float32)
+        reward = rng.random(BATCH, np.float32)
+        out.append((dense, bits, action, reward, np.ones(BATCH, np.float32), nxt, nbits))
+    return out
+
+
+def timed(fn, repeats: int) -> float:
+    """Median seconds per call of ``fn`` (which must block)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_updates(rounds: int, repeats: int, active: int) -> dict[str, float]:
+    rng = np.random.default_rng(0)
+    raw = make_batches(rng, 4, active)
+    variants = {}
+
+    ref_state, ref_update = make_reference()
+    d, b, a, r, disc, nd, nb = raw[0]
+    ref_args = tuple(jnp.asarray(x) for x in (np.concatenate([d, b], 1), a, r, disc,
+                                              np.concatenate([nd, nb], 1)))
+    holder = {"ref": ref_state}
+
+    def run_ref():
+        holder["ref"] = ref_update(holder["ref"], *ref_args)
+        jax.block_until_ready(holder["ref"])
+    variants["robopianist-rl (reference)"] = (run_ref, 1)
+
+    for label, sparse, n in (("ours, dense first layer", False, 1), ("ours, sparse goals", True, 1),
+                             ("ours, sparse goals, scan of 2", True, 2)):
+        agent = DroQ(DroQConfig(sparse_goals=sparse), DENSE, BITS, ACTION)
+        holder[label] = agent.init(0)
+        k = 0
+        batches = []
+        for d, b, a, r, disc, nd, nb in raw[:n]:
+            cap = max(int(b.sum(1).max()), int(nb.sum(1).max()))
+            from training.replay import active_capacity
+            cap = active_capacity(cap)
+            batches.append(Batch(Obs(d, active_indices(b, cap)), a, r, disc,
+                                 Obs(nd, active_indices(nb, cap))))
+        stacked = jax.tree.map(lambda *x: jnp.asarray(np.stack(x)), *batches)
+        del k
+
+        def run(agent=agent, label=label, stacked=stacked):
+            holder[label], _ = agent.update(holder[label], stacked)
+            jax.block_until_ready(holder[label])
+        variants[label] = (run, n)
+
+    for run, _ in variants.values():  # compile
+        run()
+    rates: dict[str, list[float]] = {label: [] for label in variants}
+    for _ in range(rounds):
+        for label, (run, n) in variants.items():
+            rates[label].append(n / timed(run, repeats))
+    return {label: statistics.median(v) for label, v in rates.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--active", type=int, default=20, help="active goal bits per observation")
+    args = parser.parse_args()
+    load = os.getloadavg()[0]
+    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPUs, "
+          f"load average at start {load:.2f}")
+    rates = bench_updates(args.rounds, args.repeats, args.active)
+    base = rates["robopianist-rl (reference)"]
+    print(f"\n{'gradient updates (batch 256, obs 1144, act 39)':<48} {'updates/s':>10} {'ratio':>7}")
+    for label, rate in rates.items():
+        print(f"{label:<48} {rate:10.1f} {rate / base:7.2f}")
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,338 @@
+"""The training loop: act, store, update every ``update_interval`` steps, evaluate, checkpoint.
+
+A run directory holds::
+
+    config.json      the TrainConfig (read back by --resume)
+    train.csv        losses, temperature, steps/s, updates/s every log_interval steps
+    episodes.csv     return, F1 and mean reward terms of every training episode
+    eval.csv         deterministic-policy F1/precision/recall/return/terms every eval_interval
+    tb/              TensorBoard: train/*, episode/*, reward/<term>, eval/*, eval/reward/<term>
+    checkpoints/     the last keep_checkpoints checkpoints (+ replay when save_replay)
+    f1_curve.png     evaluation F1 against steps
+    summary.json     what happened, written at the end (and on Ctrl-C)
+
+Reproducibility: every random draw comes from generators seeded from ``config.seed``
+(environment, evaluation environment, warm-up actions, replay sampling: numpy; updates and
+acting: JAX keys). Checkpoints are taken right after a training episode ends, at the end of
+a loop iteration, and save all generator states, so ``--resume`` (with ``save_replay``)
+continues exactly as if the run had not stopped: same actions, same updates, same
+parameters (tested). Without the replay the agent resumes from an empty buffer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import jax
+import numpy as np
+
+from handspec.errors import InputError
+from training import checkpoint as ckpt
+from training.agent import DroQ
+from training.config import TrainConfig, atomic_write_text
+from training.envwrap import TrainingEnv, make_env
+from training.replay import ReplayBuffer
+from training.rollout import EpisodeResult, TermAverager, agent_policy, obs_batch, run_episode
+from training.runlog import CsvLog, Scalars, plot_f1_curve
+
+EnvFactory = Callable[[TrainConfig, np.random.Generator], TrainingEnv]
+
+TRAIN_METRICS = ("critic_loss", "actor_loss", "q", "entropy", "temperature", "temp_loss")
+
+
+def default_env_factory(config: TrainConfig, rng: np.random.Generator) -> TrainingEnv:
+    return make_env(config.song, config.hand, config.fingering, rng, config.env_kwargs)
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    root: Path
+
+    @property
+    def config(self) -> Path: return self.root / "config.json"
+    @property
+    def train_csv(self) -> Path: return self.root / "train.csv"
+    @property
+    def episodes_csv(self) -> Path: return self.root / "episodes.csv"
+    @property
+    def eval_csv(self) -> Path: return self.root / "eval.csv"
+    @property
+    def tensorboard(self) -> Path: return self.root / "tb"
+    @property
+    def checkpoints(self) -> Path: return ckpt.checkpoint_dir(self.root)
+    @property
+    def summary(self) -> Path: return self.root / "summary.json"
+    @property
+    def f1_curve(self) -> Path: return self.root / "f1_curve.png"
+
+
+def seed_streams(seed: int) -> dict[str, np.random.Generator]:
+    """Independent numpy generators for each consumer of randomness in a run."""
+    names = ("env", "eval_env", "warmup", "replay")
+    children = np.random.SeedSequence(seed).spawn(len(names))
+    return {name: np.random.default_rng(child) for name, child in zip(names, children)}
+
+
+class Trainer:
+    """One run: ``Trainer(config, out).run()`` or ``Trainer(config, out, resume=True).run()``."""
+
+    def __init__(self, config: TrainConfig, out: str | Path, *, resume: bool = False,
+                 env_factory: EnvFactory | None = None, progress: bool = True,
+                 tensorboard: bool = True, time_budget_s: float | None = None,
+                 on_eval: Callable[[int, EpisodeResult], None] | None = None):
+        self.paths = RunPaths(Path(out))
+        self.config = config.validate()
+        self.resume = resume
+        self.env_factory = env_factory or default_env_factory
+        self.progress = progress
+        self.tensorboard = tensorboard
+        self.time_budget_s = time_budget_s
+        self.on_eval = on_eval
+        self._prepare_dir()
+
+        self.rngs = seed_streams(config.seed)
+        self.env = self.env_factory(config, self.rngs["env"])
+        self.eval_env = self.env_factory(config, self.rngs["eval_env"])
+        layout, action_dim = self.env.layout, self.env.action_dim
+        self.agent = DroQ(config.agent, layout.dense_dim, layout.num_bits, action_dim)
+        self.state = self.agent.init(config.seed)
+        self.act_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0xAC7)
+        self.replay = ReplayBuffer(config.buffer_size, layout, action_dim, seed=0)
+        self.replay.rng = self.rngs["replay"]
+        self.step = 0
+        self.episode = 0
+        self.updates = 0
+        self.elapsed = 0.0
+        self.next_checkpoint = config.checkpoint_interval
+        self.last_eval: dict[str, Any] | None = None
+        self.best_f1 = -math.inf
+        self.resumed_from: str | None = None
+        if resume:
+            self._restore()
+
+    # ------------------------------------------------------------------ set-up
+    def _prepare_dir(self) -> None:
+        root = self.paths.root
+        if self.resume:
+            if not self.paths.config.is_file():
+                raise InputError("nothing to resume: no config.json in the run directory",
+                                 file=root, field="resume")
+            return
+        if self.paths.config.exists() or ckpt.list_checkpoints(self.paths.checkpoints):
+            raise InputError("a run already exists here; pass --resume to continue it or "
+                             "choose a new --out", file=root, field="out")
+        root.mkdir(parents=True, exist_ok=True)
+        self.config.save(self.paths.config)
+
+    def _restore(self) -> None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ckpt.CheckpointWarning)
+            found = ckpt.load_latest(self.paths.checkpoints, self.state)
+        self.restore_warnings = [str(w.message) for w in caught]
+        for message in self.restore_warnings:
+            warnings.warn(message, ckpt.CheckpointWarning, stacklevel=3)
+        if found is None:
+            raise InputError("nothing to resume: no checkpoint yet", file=self.paths.checkpoints,
+                             field="resume")
+        meta = found.meta
+        self.state = found.agent
+        self.step, self.episode = int(meta["step"]), int(meta["episode"])
+        self.updates, self.elapsed = int(meta["updates"]), float(meta["elapsed"])
+        self.next_checkpoint = int(meta["next_checkpoint"])
+        self.best_f1 = float(meta.get("best_f1", -math.inf))
+        self.last_eval = meta.get("last_eval")
+        for name, state in meta["rngs"].items():
+            ckpt.set_generator_state(self.rngs[name], state)
+        if found.replay_path is not None:
+            try:
+                self.replay.load(found.replay_path)
+            except InputError as exc:
+                warnings.warn(f"replay not restored, starting with an empty buffer: "
+                              f"{exc.one_line()}", ckpt.CheckpointWarning, stacklevel=3)
+                self.replay = ReplayBuffer(self.config.buffer_size, self.env.layout,
+                                           self.env.action_dim)
+                self.replay.rng = self.rngs["replay"]
+        self.resumed_from = str(found.path)
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> dict[str, Any]:
+        cfg, env, replay = self.config, self.env, self.replay
+        for log in (CsvLog(self.paths.train_csv), CsvLog(self.paths.episodes_csv),
+                    CsvLog(self.paths.eval_csv)):
+            if self.resume:
+                log.truncate_after(self.step)
+        self.train_log = CsvLog(self.paths.train_csv)
+        self.episode_log = CsvLog(self.paths.episodes_csv)
+        self.eval_log = CsvLog(self.paths.eval_csv)
+        self.scalars = Scalars(self.paths.tensorboard, self.tensorboard,
+                               purge_step=self.step + 1 if self.resume else None)
+        bar = self._progress_bar()
+        metrics: dict[str, Any] = {}
+        need_reset, timestep = True, None
+        terms, ep_return, ep_len = TermAverager(), 0.0, 0
+        t_start, step_start, updates_start = time.perf_counter(), self.step, self.updates
+        elapsed_base = self.elapsed
+        last_log = (time.perf_counter(), self.step, self.updates)
+        interrupted = False
+        try:
+            while self.step < cfg.steps:
+                if need_reset:
+                    timestep = env.reset()
+                    replay.add_first(*timestep.observation)
+                    terms, ep_return, ep_len, need_reset = TermAverager(), 0.0, 0, False
+                if self.step < cfg.warmup_steps:
+                    action = self.rngs["warmup"].uniform(-1.0, 1.0, env.action_dim).astype(np.float32)
+                else:
+                    action = np.asarray(self.agent.act(self.state, obs_batch(timestep.observation),
+                                                       self.act_key, self.step))[0]
+                timestep = env.step(action)
+                self.step += 1
+                reward = float(timestep.reward or 0.0)
+                replay.add(action, reward, float(timestep.discount), *timestep.observation)
+                ep_return += reward
+                ep_len += 1
+                terms.add(getattr(env, "reward_terms", None))
+                episode_ended = timestep.last()
+                if episode_ended:
+                    replay.end_episode()
+                    self.episode += 1
+                    need_reset = True
+                    self._log_episode(ep_return, ep_len, terms.means())
+
+                if (self.step >= cfg.warmup_steps and self.step % cfg.update_interval == 0
+                        and len(replay) >= cfg.batch_size):
+                    batch = replay.sample(cfg.batch_size, cfg.updates_per_interval)
+                    self.state, metrics = self.agent.update(self.state, batch)
+                    self.updates += cfg.updates_per_interval
+
+                now = time.perf_counter()
+                if self.step % cfg.log_interval == 0:
+                    last_log = self._log_train(metrics, now, last_log)
+                if self.step % cfg.eval_interval == 0:
+                    self.evaluate()
+                    if bar is not None:
+                        bar.set_postfix_str(f"F1 {self.last_eval['f1']:.3f}", refresh=False)
+                if bar is not None and self.step % 25 == 0:
+                    bar.update(self.step - bar.n)
+                if episode_ended and self.step >= self.next_checkpoint:
+                    self.elapsed = elapsed_base + time.perf_counter() - t_start
+                    self.save_checkpoint()
+                    while self.next_checkpoint <= self.step:
+                        self.next_checkpoint += cfg.checkpoint_interval
+                if (self.time_budget_s is not None
+                        and elapsed_base + now - t_start >= self.time_budget_s):
+                    break
+        except KeyboardInterrupt:
+            interrupted = True
+            raise
+        finally:
+            self.elapsed = elapsed_base + time.perf_counter() - t_start
+            if bar is not None:
+                bar.update(self.step - bar.n)
+                bar.close()
+            self.scalars.close()
+            if interrupted or sys.exc_info()[0] is None:
+                try:
+                    self.save_checkpoint()
+                except RuntimeError as exc:  # Ctrl-C inside an update: its buffers are gone
+                    warnings.warn(f"no checkpoint written at the interruption ({exc}); the "
+                                  "previous one is intact", ckpt.CheckpointWarning, stacklevel=2)
+                summary = self.write_summary(
+                    interrupted=interrupted, session_steps=self.step - step_start,
+                    session_updates=self.updates - updates_start,
+                    session_seconds=time.perf_counter() - t_start)
+        return summary
+
+    # ------------------------------------------------------------------ pieces
+    def _progress_bar(self):
+        if not self.progress:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=self.config.steps, initial=self.step, unit="step", dynamic_ncols=True,
+                    desc=f"{self.config.song} {self.config.fingering}", smoothing=0.05,
+                    mininterval=1.0)
+
+    def _log_episode(self, ep_return: float, ep_len: int, term_means: dict[str, float]) -> None:
+        metrics = self.env.episode_metrics() if hasattr(self.env, "episode_metrics") else {}
+        row = {"step": self.step, "episode": self.episode, "return": ep_return, "length": ep_len,
+               "f1": metrics.get("f1", float("nan")),
+               "precision": metrics.get("precision", float("nan")),
+               "recall": metrics.get("recall", float("nan")),
+               **{f"reward/{k}": v for k, v in sorted(term_means.items())}}
+        self.episode_log.write(row)
+        self.scalars.add({"episode/return": ep_return, "episode/length": ep_len,
+                          "episode/f1": row["f1"], "episode/precision": row["precision"],
+                          "episode/recall": row["recall"],
+                          **{f"reward/{k}": v for k, v in term_means.items()}}, self.step)
+
+    def _log_train(self, metrics: dict[str, Any], now: float,
+                   last: tuple[float, int, int]) -> tuple[float, int, int]:
+        t0, s0, u0 = last
+        dt = max(now - t0, 1e-9)
+        values = {k: float(metrics[k]) if k in metrics else float("nan") for k in TRAIN_METRICS}
+        row = {"step": self.step, "episodes": self.episode, "updates": self.updates,
+               "steps_per_s": (self.step - s0) / dt, "updates_per_s": (self.updates - u0) / dt,
+               "buffer": len(self.replay), **values}
+        self.train_log.write(row)
+        self.scalars.add({f"train/{k}": v for k, v in row.items() if k != "step"}, self.step)
+        return now, self.step, self.updates
+
+    def evaluate(self) -> dict[str, Any]:
+        """Deterministic-policy episodes on the evaluation environment; logs and returns means."""
+        policy = agent_policy(self.agent, self.state, self.act_key, deterministic=True)
+        results = [run_episode(self.eval_env, policy) for _ in range(self.config.eval_episodes)]
+        rows = [r.row() for r in results]
+        mean = {k: float(np.mean([row[k] for row in rows])) for k in rows[0]}
+        row = {"step": self.step, **mean}
+        self.eval_log.write(row)
+        self.scalars.add({("eval/" + k if not k.startswith("reward/") else "eval/" + k): v
+                          for k, v in mean.items()}, self.step)
+        self.last_eval = row
+        self.best_f1 = max(self.best_f1, row["f1"])
+        if self.on_eval is not None:
+            self.on_eval(self.step, results[-1])
+        return row
+
+    def save_checkpoint(self) -> Path:
+        meta = {"episode": self.episode, "updates": self.updates, "elapsed": self.elapsed,
+                "next_checkpoint": self.next_checkpoint, "best_f1": self.best_f1,
+                "last_eval": self.last_eval, "config": self.config.to_dict(),
+                "rngs": {name: ckpt.generator_state(g) for name, g in self.rngs.items()}}
+        return ckpt.save_checkpoint(self.paths.checkpoints, self.step, self.state, meta,
+                                    replay=self.replay if self.config.save_replay else None,
+                                    keep=self.config.keep_checkpoints)
+
+    def write_summary(self, **extra: Any) -> dict[str, Any]:
+        cfg = self.config
+        rows = self.eval_log.rows()
+        plot = plot_f1_curve(rows, self.paths.f1_curve,
+                             title=f"{cfg.song} / {cfg.hand} / fingering={cfg.fingering} / seed {cfg.seed}")
+        seconds = extra.get("session_seconds") or 0.0
+        summary = {
+            "song": cfg.song, "hand": cfg.hand, "fingering": cfg.fingering, "seed": cfg.seed,
+            "steps": self.step, "target_steps": cfg.steps, "episodes": self.episode,
+            "updates": self.updates, "wall_time_s": round(self.elapsed, 2),
+            "session_steps_per_s": round(extra.get("session_steps", 0) / seconds, 2) if seconds else None,
+            "session_updates_per_s": round(extra.get("session_updates", 0) / seconds, 2) if seconds else None,
+            "last_eval": self.last_eval, "best_eval_f1": None if self.best_f1 == -math.inf else self.best_f1,
+            "eval_curve": [{"step": int(float(r["step"])), "f1": float(r["f1"])} for r in rows],
+            "replay_bytes_per_transition": self.replay.bytes_per_transition,
+            "replay_capacity_bytes": self.replay.nbytes,
+            "resumed_from": self.resumed_from, "interrupted": bool(extra.get("interrupted")),
+            "f1_curve": str(plot) if plot else None,
+        }
+        atomic_write_text(self.paths.summary, json.dumps(summary, indent=2) + "\n")
+        return summary
+
+
+def train(config: TrainConfig, out: str | Path, **kwargs: Any) -> dict[str, Any]:
+    """Convenience wrapper: ``Trainer(config, out, **kwargs).run()``."""
+    return Trainer(config, out, **kwargs).run()

@@ -1,0 +1,231 @@
+"""Actor and critic networks of DroQ (flax.linen), laid out for a 2-vCPU machine.
+
+Three choices make the same networks as robopianist-rl (MLP 256-256-256, GELU, critics with
+dropout then LayerNorm, every layer activated) cheaper to run on a CPU:
+
+* **Sparse binary inputs.** Most of a piano observation is binary and almost all zeros:
+  shadow_five's 11-step goal (968 bits) and sustain goal (11 bits) hold a few dozen ones in
+  1144 inputs. ``first_layer`` keeps ONE kernel over ``[dense inputs, binary inputs]`` and
+  adds the kernel rows of the active bits (``sparse=True``, a gather-sum) instead of
+  multiplying by the 0/1 vector (``sparse=False``). Both compute the same function of the
+  same parameters (a test checks it), so checkpoints do not depend on the mode. Binary
+  inputs arrive as *active indices*: int32 ``(B, K)`` bit positions padded with ``num_bits``
+  (see ``training.replay.active_indices``).
+* **Explicit ensemble axis.** The critics' parameters carry a leading ensemble axis ``E``.
+  Their first layer, whose input is shared, is one ``(D, E*H)`` matmul rather than the
+  broadcasting batched matmul ``nn.vmap`` produces (2x slower in XLA:CPU here).
+* **Cheap dropout masks.** Threefry costs ~8 ns per random number on this CPU and DroQ
+  needs ~1.2M dropout draws per update; ``dropout_keep_mask`` hashes (seed, position) with
+  the murmur3 finaliser instead (a few integer ops), seeded from a JAX key.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+LAYER_NORM_EPS = 1e-6  # flax.linen.LayerNorm's default
+
+
+class Obs(NamedTuple):
+    """A batch of observations: the real-valued part and the indices of the active bits."""
+
+    dense: jax.Array   # (B, Dd) float32
+    active: jax.Array  # (B, K) int32, padded with num_bits
+
+
+def activation_fn(name: str) -> Callable[[jax.Array], jax.Array]:
+    return {"gelu": nn.gelu, "relu": nn.relu, "elu": nn.elu, "tanh": jnp.tanh, "silu": nn.silu}[name]
+
+
+def ensemble_init(in_axis: int, out_axis: int) -> nn.initializers.Initializer:
+    """Glorot-uniform per ensemble member (fans exclude the ensemble axis)."""
+    ndim_axes = {in_axis, out_axis}
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+        batch = tuple(i for i in range(len(shape)) if i not in {a % len(shape) for a in ndim_axes})
+        return nn.initializers.variance_scaling(1.0, "fan_avg", "uniform", in_axis=in_axis,
+                                                out_axis=out_axis, batch_axis=batch)(key, shape, dtype)
+    return init
+
+
+def dropout_keep_mask(key: jax.Array, shape: tuple[int, ...], rate: float) -> jax.Array:
+    """Boolean mask, True with probability 1 - rate, from a counter-based integer hash.
+
+    Positions are hashed with a per-call seed drawn from ``key`` (murmur3's fmix32), which is
+    ample for dropout and ~10x cheaper than threefry on a CPU.
+    """
+    seed = jax.random.bits(key, (), jnp.uint32)
+    x = jax.lax.iota(jnp.uint32, math.prod(shape))
+    x = x * jnp.uint32(0x9E3779B9) + seed
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(0x85EBCA6B)
+    x = x ^ (x >> 13)
+    x = x * jnp.uint32(0xC2B2AE35)
+    x = x ^ (x >> 16)
+    threshold = jnp.uint32(min(int(round(rate * 2.0**32)), 2**32 - 1))
+    return (x >= threshold).reshape(shape)
+
+
+@jax.custom_vjp
+def gather_rows_sum(kernel: jax.Array, active: jax.Array) -> jax.Array:
+    """``one_hot(active).sum(1) @ kernel`` as a sum of gathered rows: (D, W), (B, K) -> (B, W).
+
+    Indices equal to ``D`` (padding) contribute nothing. One gather-add per slot ``k``
+    (unrolled: K is small and static) keeps XLA:CPU from materialising a (B, K, W) tensor;
+    the backward pass scatter-adds the output gradient into the rows it read.
+    """
+    out = jnp.zeros((active.shape[0], kernel.shape[1]), kernel.dtype)
+    for k in range(active.shape[1]):
+        out = out + jnp.take(kernel, active[:, k], axis=0, mode="fill", fill_value=0.0)
+    return out
+
+
+def _gather_rows_sum_fwd(kernel: jax.Array, active: jax.Array):
+    return gather_rows_sum(kernel, active), (kernel, active)
+
+
+def _gather_rows_sum_bwd(residual, grad_out: jax.Array):
+    kernel, active = residual
+    grad = jnp.zeros_like(kernel)
+    for k in range(active.shape[1]):
+        grad = grad.at[active[:, k]].add(grad_out, mode="drop")
+    return grad, None
+
+
+gather_rows_sum.defvjp(_gather_rows_sum_fwd, _gather_rows_sum_bwd)
+
+
+class EnsembleMLP(nn.Module):
+    """``num`` MLPs on a shared input; output (num, B, hidden_dims[-1]).
+
+    Layer i: linear -> [dropout] -> [LayerNorm] -> activation, for every layer including the
+    last (robopianist-rl's ``activate_final=True``). The first layer's input is
+    ``[dense, one_hot(active)]``.
+    """
+
+    num: int
+    hidden_dims: Sequence[int]
+    num_bits: int
+    activation: str = "gelu"
+    dropout_rate: float = 0.0
+    layer_norm: bool = False
+    sparse: bool = True
+
+    @nn.compact
+    def __call__(self, dense: jax.Array, active: jax.Array, training: bool = False) -> jax.Array:
+        act = activation_fn(self.activation)
+        e = self.num
+        x = self.first_layer(dense, active)                                  # (E, B, H0)
+        for i, width in enumerate(self.hidden_dims):
+            if i > 0:
+                kernel = self.param(f"kernel_{i}", ensemble_init(1, 2), (e, x.shape[-1], width))
+                bias = self.param(f"bias_{i}", nn.initializers.zeros, (e, 1, width))
+                x = jnp.einsum("ebi,eio->ebo", x, kernel) + bias
+            if self.dropout_rate > 0.0 and training:
+                keep = dropout_keep_mask(self.make_rng("dropout"), x.shape, self.dropout_rate)
+                x = jnp.where(keep, x / (1.0 - self.dropout_rate), 0.0)
+            if self.layer_norm:
+                scale = self.param(f"ln_scale_{i}", nn.initializers.ones, (e, 1, width))
+                offset = self.param(f"ln_bias_{i}", nn.initializers.zeros, (e, 1, width))
+                mean = x.mean(axis=-1, keepdims=True)
+                var = jnp.square(x - mean).mean(axis=-1, keepdims=True)
+                x = (x - mean) * jax.lax.rsqrt(var + LAYER_NORM_EPS) * scale + offset
+            x = act(x)
+        return x
+
+    def first_layer(self, dense: jax.Array, active: jax.Array) -> jax.Array:
+        """Linear layer over ``[dense, one_hot(active)]``, members side by side: (E, B, H).
+
+        Two kernels (dense rows, bit rows) rather than slices of one: slicing a parameter
+        copies it on every call. Both use Glorot-uniform limits of the whole layer.
+        """
+        e, width, d_in = self.num, self.hidden_dims[0], dense.shape[-1]
+        init = glorot_rows(d_in + self.num_bits, width)
+        kernel = self.param("kernel_0", init, (d_in, e, width)).reshape(d_in, e * width)
+        bias = self.param("bias_0", nn.initializers.zeros, (e * width,))
+        y = dense @ kernel + bias
+        if self.num_bits:
+            bits = self.param("bits_kernel_0", init, (self.num_bits, e, width))
+            bits = bits.reshape(self.num_bits, e * width)
+            if self.sparse:
+                y = y + gather_rows_sum(bits, active)
+            else:
+                y = y + jax.nn.one_hot(active, self.num_bits, dtype=y.dtype).sum(axis=-2) @ bits
+        return y.reshape(dense.shape[0], e, width).transpose(1, 0, 2)
+
+
+def glorot_rows(fan_in: int, fan_out: int) -> nn.initializers.Initializer:
+    """Glorot-uniform for a block of rows of a (fan_in, fan_out) layer kernel."""
+    limit = math.sqrt(6.0 / (fan_in + fan_out))
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+        return jax.random.uniform(key, shape, dtype, -limit, limit)
+    return init
+
+
+class CriticEnsemble(nn.Module):
+    """``num`` independent Q(s, a) networks in one call; output (num, B).
+
+    The action joins the dense part of the first layer's input.
+    """
+
+    num: int
+    hidden_dims: Sequence[int]
+    num_bits: int
+    activation: str = "gelu"
+    dropout_rate: float = 0.0
+    layer_norm: bool = False
+    sparse: bool = True
+
+    @nn.compact
+    def __call__(self, obs: Obs, action: jax.Array, training: bool = False) -> jax.Array:
+        dense = jnp.concatenate([obs.dense, action], axis=-1)
+        x = EnsembleMLP(self.num, self.hidden_dims, self.num_bits, self.activation,
+                        self.dropout_rate, self.layer_norm, self.sparse, name="trunk")(
+            dense, obs.active, training)
+        kernel = self.param("q_kernel", ensemble_init(1, 2), (self.num, x.shape[-1], 1))
+        bias = self.param("q_bias", nn.initializers.zeros, (self.num, 1, 1))
+        return (jnp.einsum("ebi,eio->ebo", x, kernel) + bias)[..., 0]
+
+
+class Actor(nn.Module):
+    """Tanh-squashed diagonal Gaussian policy: returns (mean, log_std) before the tanh."""
+
+    hidden_dims: Sequence[int]
+    num_bits: int
+    action_dim: int
+    activation: str = "gelu"
+    log_std_min: float = -20.0
+    log_std_max: float = 2.0
+    sparse: bool = True
+
+    @nn.compact
+    def __call__(self, obs: Obs) -> tuple[jax.Array, jax.Array]:
+        x = EnsembleMLP(1, self.hidden_dims, self.num_bits, self.activation, sparse=self.sparse,
+                        name="trunk")(obs.dense, obs.active)[0]
+        init = nn.initializers.xavier_uniform()
+        mean = nn.Dense(self.action_dim, kernel_init=init, name="mean")(x)
+        log_std = nn.Dense(self.action_dim, kernel_init=init, name="log_std")(x)
+        return mean, jnp.clip(log_std, self.log_std_min, self.log_std_max)
+
+
+_LOG2 = 0.6931471805599453
+
+
+def tanh_gaussian_sample(key: jax.Array, mean: jax.Array, log_std: jax.Array
+                         ) -> tuple[jax.Array, jax.Array]:
+    """Reparameterised sample a = tanh(u), u ~ N(mean, std), and its log-density.
+
+    log p(a) = log N(u) - sum log(1 - tanh(u)^2), with the stable identity
+    log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)).
+    """
+    eps = jax.random.normal(key, mean.shape, mean.dtype)
+    u = mean + jnp.exp(log_std) * eps
+    log_normal = -0.5 * eps**2 - log_std - 0.5 * jnp.log(2.0 * jnp.pi)
+    log_det = 2.0 * (_LOG2 - u - jax.nn.softplus(-2.0 * u))
+    return jnp.tanh(u), (log_normal - log_det).sum(axis=-1)

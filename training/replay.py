@@ -1,0 +1,238 @@
+"""Replay buffer that stores each observation once and bit-packs the binary part.
+
+Layout (one ring of ``capacity`` slots, all numpy):
+
+* ``dense[i]``  float32 (Dd,)   real-valued observation part of the i-th stored step
+* ``bits[i]``   uint8 (ceil(Db/8),) ``np.packbits`` of the binary part (goals etc.)
+* ``action[i]``, ``reward[i]``, ``discount[i]``: the step taken *from* observation i
+* ``valid[i]``  True when slot i holds a complete transition (i, action, reward, discount,
+  next observation in slot i+1 mod capacity)
+
+An episode of T steps uses T+1 slots (its last observation has no action, ``valid`` False),
+so ``next_obs`` is never stored twice: that halves observation memory versus the usual
+(obs, next_obs) layout and the packing cuts the 979 goal floats of shadow_five to 123 bytes.
+Writes go strictly in order, so slot i+1 always holds slot i's successor while slot i is
+valid; the slot being written is marked invalid first. Sampling draws uniformly among valid
+slots (rejection: at most one slot in an episode is invalid).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from handspec.errors import InputError
+from training.agent import Batch
+from training.networks import Obs
+
+ACTIVE_STEP = 8
+
+
+def active_capacity(count: int) -> int:
+    """Width K of the active-index arrays: count rounded up to a multiple of 8 (at least 8).
+
+    Every distinct K is one more jit compilation; the replay passes its running maximum, which
+    only grows, so a run compiles a handful of shapes at most.
+    """
+    return max(ACTIVE_STEP, -(-count // ACTIVE_STEP) * ACTIVE_STEP)
+
+
+def active_indices(bits: np.ndarray, capacity: int | None = None) -> np.ndarray:
+    """(B, Db) 0/1 array -> (B, K) int32 indices of its ones, padded with Db.
+
+    ``capacity`` is K (default: ``active_capacity`` of the largest row count).
+    """
+    bits = np.asarray(bits).astype(bool, copy=False)
+    batch, num_bits = bits.shape
+    counts = bits.sum(axis=1)
+    k = active_capacity(int(counts.max(initial=0))) if capacity is None else capacity
+    if counts.max(initial=0) > k:
+        raise ValueError(f"{int(counts.max())} active bits exceed capacity {k}")
+    out = np.full((batch, k), num_bits, np.int32)
+    rows, cols = np.nonzero(bits)
+    starts = np.cumsum(counts) - counts
+    out[rows, np.arange(rows.size) - np.repeat(starts, counts)] = cols
+    return out
+
+
+@dataclass(frozen=True)
+class ObsLayout:
+    """How a flat observation splits into its real-valued and binary parts."""
+
+    dense_dim: int
+    num_bits: int
+
+    @property
+    def packed_bytes(self) -> int:
+        return (self.num_bits + 7) // 8
+
+
+class ReplayBuffer:
+    """Ring buffer of transitions; ``sample`` returns a ``Batch`` of numpy arrays."""
+
+    def __init__(self, capacity: int, layout: ObsLayout, action_dim: int, seed: int = 0):
+        if capacity < 2:
+            raise ValueError("capacity must be >= 2")
+        self.capacity = capacity
+        self.layout = layout
+        self.action_dim = action_dim
+        self.dense = np.zeros((capacity, layout.dense_dim), np.float32)
+        self.bits = np.zeros((capacity, layout.packed_bytes), np.uint8)
+        self.action = np.zeros((capacity, action_dim), np.float32)
+        self.reward = np.zeros((capacity,), np.float32)
+        self.discount = np.zeros((capacity,), np.float32)
+        self.valid = np.zeros((capacity,), bool)
+        self.rng = np.random.default_rng(seed)
+        self.cursor = 0          # slot of the most recent observation
+        self.stored = 0          # slots written so far (saturates at capacity)
+        self.num_valid = 0
+        self.max_active = 0      # most ones in one stored binary part (sets K)
+        self._open = False       # an observation waits for its action
+
+    # ---------------------------------------------------------------- sizes
+    @property
+    def bytes_per_transition(self) -> int:
+        """Bytes of storage per slot (~ per transition: one slot per step, +1 per episode)."""
+        return (self.dense.itemsize * self.layout.dense_dim + self.layout.packed_bytes
+                + self.action.itemsize * self.action_dim + self.reward.itemsize
+                + self.discount.itemsize + self.valid.itemsize)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.dense, self.bits, self.action, self.reward,
+                                      self.discount, self.valid))
+
+    def __len__(self) -> int:
+        return self.num_valid
+
+    # ---------------------------------------------------------------- writing
+    def _write_obs(self, slot: int, dense: np.ndarray, bits: np.ndarray) -> None:
+        if self.valid[slot]:
+            self.valid[slot] = False
+            self.num_valid -= 1
+        self.dense[slot] = dense
+        bits = np.asarray(bits)
+        self.bits[slot] = np.packbits(bits.astype(bool, copy=False))
+        self.max_active = max(self.max_active, int(np.count_nonzero(bits)))
+        self.stored = min(self.stored + 1, self.capacity)
+
+    def add_first(self, dense: np.ndarray, bits: np.ndarray) -> None:
+        """Stores the first observation of an episode."""
+        slot = (self.cursor + 1) % self.capacity if self.stored else 0
+        self._write_obs(slot, dense, bits)
+        self.cursor = slot
+        self._open = True
+
+    def add(self, action: np.ndarray, reward: float, discount: float,
+            next_dense: np.ndarray, next_bits: np.ndarray) -> None:
+        """Stores the step taken from the latest observation and the observation it led to."""
+        if not self._open:
+            raise RuntimeError("add_first must start an episode before add")
+        slot = self.cursor
+        nxt = (slot + 1) % self.capacity
+        self._write_obs(nxt, next_dense, next_bits)  # invalidates the old transition in nxt
+        self.action[slot] = action
+        self.reward[slot] = reward
+        self.discount[slot] = discount
+        self.valid[slot] = True
+        self.num_valid += 1
+        self.cursor = nxt
+
+    def end_episode(self) -> None:
+        """The latest observation is terminal: no transition starts from it."""
+        self._open = False
+
+    # ---------------------------------------------------------------- reading
+    def _obs(self, slots: np.ndarray, capacity: int) -> Obs:
+        bits = np.unpackbits(self.bits[slots], axis=1, count=self.layout.num_bits)
+        return Obs(self.dense[slots], active_indices(bits, capacity))
+
+    def sample_slots(self, n: int) -> np.ndarray:
+        if self.num_valid == 0:
+            raise RuntimeError("the replay buffer holds no transition yet")
+        slots = self.rng.integers(0, self.stored, size=n)
+        bad = ~self.valid[slots]
+        while bad.any():  # rare: about one slot per episode is not a transition
+            slots[bad] = self.rng.integers(0, self.stored, size=int(bad.sum()))
+            bad = ~self.valid[slots]
+        return slots
+
+    def gather(self, slots: np.ndarray) -> Batch:
+        capacity = active_capacity(self.max_active)
+        nxt = (slots + 1) % self.capacity
+        return Batch(self._obs(slots, capacity), self.action[slots], self.reward[slots],
+                     self.discount[slots], self._obs(nxt, capacity))
+
+    def sample(self, batch_size: int, num_batches: int | None = None) -> Batch:
+        """``num_batches`` None: one (B, ...) batch; else stacked (n, B, ...) for a scan."""
+        if num_batches is None:
+            return self.gather(self.sample_slots(batch_size))
+        slots = self.sample_slots(batch_size * num_batches)
+        batch = self.gather(slots)
+        return _reshape(batch, (num_batches, batch_size))
+
+    # ---------------------------------------------------------------- persistence
+    _ARRAYS = ("dense", "bits", "action", "reward", "discount", "valid")
+    _SCALARS = ("cursor", "stored", "num_valid", "max_active", "_open")
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {name: getattr(self, name) for name in self._ARRAYS}
+        for name in self._SCALARS:
+            state[name] = np.asarray(getattr(self, name))
+        state["rng"] = np.frombuffer(
+            _json_bytes(self.rng.bit_generator.state), dtype=np.uint8)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any], file: str | Path | None = None) -> None:
+        import json
+
+        for name in self._ARRAYS:
+            array = np.asarray(state[name])
+            mine = getattr(self, name)
+            if array.shape[1:] != mine.shape[1:] or array.dtype != mine.dtype:
+                raise InputError(f"replay array has shape {array.shape}, expected "
+                                 f"(N,{','.join(map(str, mine.shape[1:]))})", file=file, field=name)
+        capacity = len(state["valid"])
+        if capacity != self.capacity:
+            raise InputError(f"saved capacity {capacity} != configured {self.capacity}",
+                             file=file, field="buffer_size")
+        for name in self._ARRAYS:
+            setattr(self, name, np.array(state[name]))
+        for name in self._SCALARS:
+            value = np.asarray(state[name]).item()
+            setattr(self, name, bool(value) if name == "_open" else int(value))
+        self.rng.bit_generator.state = json.loads(bytes(np.asarray(state["rng"])).decode())
+
+    def save(self, path: Path) -> None:
+        from training.config import atomic_write_bytes
+        import io
+
+        buffer = io.BytesIO()
+        np.savez(buffer, **self.state_dict())
+        atomic_write_bytes(path, buffer.getvalue())
+
+    def load(self, path: Path) -> None:
+        try:
+            with np.load(path) as data:
+                state = {k: data[k] for k in data.files}
+        except (OSError, ValueError, KeyError, EOFError) as exc:
+            raise InputError(f"cannot read replay ({exc})", file=path, field="replay") from None
+        missing = [k for k in self._ARRAYS + self._SCALARS + ("rng",) if k not in state]
+        if missing:
+            raise InputError("replay file lacks arrays", file=path, field=missing[0])
+        self.load_state_dict(state, path)
+
+
+def _json_bytes(obj: Any) -> bytes:
+    import json
+
+    return json.dumps(obj).encode()
+
+
+def _reshape(batch: Batch, lead: tuple[int, int]) -> Batch:
+    import jax
+
+    return jax.tree.map(lambda x: x.reshape(lead + x.shape[1:]), batch)

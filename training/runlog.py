@@ -1,0 +1,119 @@
+"""What a run writes while it trains: CSV tables, TensorBoard scalars, the F1 curve.
+
+CSV files are appended row by row (flushed, so ``tail -f`` works) with a header fixed by the
+first row; a later row may not add columns (a KeyError, a bug). On ``--resume`` rows written
+after the checkpoint are dropped (``truncate_after``) and TensorBoard is opened with
+``purge_step`` so the curves continue without duplicates.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from training.config import atomic_write_text
+
+
+class CsvLog:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.fields: list[str] | None = None
+        if self.path.is_file() and self.path.stat().st_size:
+            with self.path.open(newline="") as handle:
+                header = next(csv.reader(handle), None)
+            self.fields = header or None
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        new = self.fields is None
+        if new:
+            self.fields = list(row)
+        extra = set(row) - set(self.fields)
+        if extra:
+            raise KeyError(f"{self.path.name}: new columns {sorted(extra)} after the header")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self.fields)
+            if new:
+                writer.writeheader()
+            writer.writerow({k: _fmt(row.get(k, "")) for k in self.fields})
+
+    def rows(self) -> list[dict[str, str]]:
+        if not self.path.is_file():
+            return []
+        with self.path.open(newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    def truncate_after(self, step: int) -> None:
+        """Drops rows whose ``step`` exceeds ``step`` (written after the checkpoint)."""
+        if self.fields is None:
+            return
+        kept = [r for r in self.rows() if int(float(r["step"])) <= step]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=self.fields)
+        writer.writeheader()
+        writer.writerows(kept)
+        atomic_write_text(self.path, buffer.getvalue())
+
+
+def _fmt(value: Any) -> Any:
+    if isinstance(value, float):
+        return f"{value:.6g}" if math.isfinite(value) else str(value)
+    return value
+
+
+class Scalars:
+    """TensorBoard scalars (tensorboardX), or nothing when ``enabled`` is False."""
+
+    def __init__(self, logdir: Path, enabled: bool = True, purge_step: int | None = None):
+        self.writer = None
+        if enabled:
+            from tensorboardX import SummaryWriter
+
+            self.writer = SummaryWriter(logdir=str(logdir), purge_step=purge_step,
+                                        flush_secs=30)
+
+    def add(self, values: Mapping[str, float], step: int) -> None:
+        if self.writer is None:
+            return
+        for tag, value in values.items():
+            if value is not None and isinstance(value, (int, float)) and math.isfinite(value):
+                self.writer.add_scalar(tag, float(value), step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def plot_f1_curve(rows: Iterable[Mapping[str, Any]], out: Path, *, title: str,
+                  random_f1: float | None = None) -> Path | None:
+    """PNG of evaluation F1 (and precision/recall) against environment steps."""
+    rows = list(rows)
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [int(float(r["step"])) for r in rows]
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=120)
+    ax.plot(steps, [float(r["f1"]) for r in rows], marker="o", ms=3, label="F1")
+    ax.plot(steps, [float(r["precision"]) for r in rows], lw=1, alpha=0.6, label="precision")
+    ax.plot(steps, [float(r["recall"]) for r in rows], lw=1, alpha=0.6, label="recall")
+    if random_f1 is not None:
+        ax.axhline(random_f1, color="grey", ls="--", lw=1, label=f"random policy F1 ({random_f1:.2f})")
+    ax.set(xlabel="environment steps", ylabel="score (evaluation episode)", ylim=(0, 1.02),
+           title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, out)
+    return out
