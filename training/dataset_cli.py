@@ -1,0 +1,227 @@
+"""``pianohands dataset info|verify|stats`` and the top-level ``collect`` and ``rp1m`` commands.
+
+``dataset_app`` is a typer sub-app; ``register_collect(app)`` adds ``collect`` and ``rp1m`` to
+the main app (``training/cli.py`` wires both). PATH arguments take files or directories (all
+``*.h5`` below them). Heavy imports (h5py, MuJoCo, JAX, matplotlib) happen inside commands.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Iterator, Optional
+
+import typer
+
+from handspec.errors import InputError
+
+dataset_app = typer.Typer(help="Demonstration datasets (RP1M layout): info, verify, stats.",
+                          no_args_is_help=True, add_completion=False)
+
+PathsArg = Annotated[list[Path], typer.Argument(
+    metavar="PATH...", help="Dataset files (.h5) or directories holding them.")]
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """Files as given, directories replaced by their ``*.h5`` files (sorted, recursive)."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*.h5") if not p.name.startswith("."))
+            if not found:
+                raise InputError("directory holds no .h5 files", file=path, field="PATH")
+            out.extend(found)
+        elif path.exists():
+            out.append(path)
+        else:
+            raise InputError("no such file or directory", file=path, field="PATH")
+    return out
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(width=140)
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+# --------------------------------------------------------------------------- dataset ...
+@dataset_app.command("info")
+def info(paths: PathsArg,
+         as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+         = False) -> None:
+    """Counts, sizes and F1 per file, and F1 per song over all files."""
+    import numpy as np
+    from rich.table import Table
+
+    from training.dataset import summarize
+
+    summaries = [summarize(p) for p in expand_paths(paths)]
+    by_song: dict[str, list[float]] = {}
+    for s in summaries:
+        by_song.setdefault(s.song.rsplit(":", 1)[0] if s.chunk >= 0 else s.song, []).extend(s.f1)
+    if as_json:
+        typer.echo(json.dumps({
+            "files": [{"path": s.path, "song": s.song, "chunk": s.chunk, "hand": s.hand,
+                       "hand_hash": s.hand_hash, "demos": s.num_demos, "steps": s.total_steps,
+                       "bytes": s.nbytes, "mb_per_episode": s.mb_per_episode,
+                       "f1_mean": s.mean_f1} for s in summaries],
+            "songs": {song: {"episodes": len(f1), "f1_mean": float(np.mean(f1)) if f1 else None}
+                      for song, f1 in by_song.items()}}, indent=2))
+        return
+    table = Table("file", "song", "hand", "demos", "steps", "MB", "MB/ep", "F1 mean", "F1 min",
+                  "F1 max", title="demonstration files")
+    for s in summaries:
+        f1 = np.asarray(s.f1) if s.f1 else np.array([np.nan])
+        table.add_row(Path(s.path).name, s.song, s.hand, str(s.num_demos), str(s.total_steps),
+                      f"{s.nbytes / 1e6:.2f}", _fmt(s.mb_per_episode, 3), _fmt(float(f1.mean())),
+                      _fmt(float(f1.min())), _fmt(float(f1.max())))
+    demos = sum(s.num_demos for s in summaries)
+    size = sum(s.nbytes for s in summaries)
+    table.add_row("total", f"{len(by_song)} songs", "", str(demos),
+                  str(sum(s.total_steps for s in summaries)), f"{size / 1e6:.2f}",
+                  _fmt(size / 1e6 / demos if demos else float("nan")), "", "", "")
+    songs = Table("song", "files", "episodes", "F1 mean", title="per song")
+    for song, f1 in sorted(by_song.items()):
+        n_files = sum(1 for s in summaries if (s.song.rsplit(":", 1)[0] if s.chunk >= 0 else s.song) == song)
+        songs.add_row(song, str(n_files), str(len(f1)), _fmt(float(np.mean(f1)) if f1 else float("nan")))
+    console = _console()
+    console.print(table)
+    console.print(songs)
+
+
+@dataset_app.command("verify")
+def verify(paths: PathsArg,
+           quick: Annotated[bool, typer.Option(
+               "--quick", help="Structure and attributes only; skip reading the data "
+                               "(finite values, goals, F1 recomputed from key states).")] = False
+           ) -> None:
+    """Check files end to end; prints 'ok' per good file, one error line per problem (exit 2)."""
+    from training.dataset import verify_file
+
+    bad = 0
+    for path in expand_paths(paths):
+        try:
+            report = verify_file(path, deep=not quick)
+        except InputError as exc:
+            typer.echo(f"error: {exc.one_line()}", err=True)
+            bad += 1
+            continue
+        if report.ok:
+            typer.echo(f"ok {path}: {report.num_demos} demos, {report.total_steps} steps")
+        else:
+            bad += 1
+            for where, message in report.problems:
+                typer.echo(f"error: {path}: {where}: {' '.join(message.split())}", err=True)
+    if bad:
+        typer.echo(f"error: {bad} file{'s' if bad > 1 else ''} failed verification", err=True)
+        raise typer.Exit(code=2)
+
+
+@dataset_app.command("stats")
+def stats(paths: PathsArg,
+          out: Annotated[Path, typer.Option("--out", help="Directory for the PNGs and stats.json.")]
+          = Path("dataset_stats")) -> None:
+    """RP1M Fig. 4 panels (pressed keys by colour, active keys per piece, F1) as PNG."""
+    import numpy as np
+
+    from training.config import atomic_write_text
+    from training.dataset import compute_stats, plot_fig4
+
+    st = compute_stats(expand_paths(paths))
+    written = plot_fig4(st, out)
+    f1 = np.asarray(st.file_f1, float)
+    summary = {
+        "files": len(st.files), "episodes": len(st.episode_f1),
+        "white_key_fraction": st.white_fraction,
+        "active_keys_per_piece": {"mean": float(np.mean(st.active_keys)) if st.active_keys else None,
+                                  "min": int(min(st.active_keys)) if st.active_keys else None,
+                                  "max": int(max(st.active_keys)) if st.active_keys else None},
+        "specialist_f1": {"mean": float(f1.mean()) if f1.size else None,
+                          "frac_ge_0.75": float((f1 >= 0.75).mean()) if f1.size else None,
+                          "frac_ge_0.5": float((f1 >= 0.5).mean()) if f1.size else None},
+        "key_steps": st.key_steps.tolist(),
+        "plots": {k: str(v) for k, v in written.items()},
+    }
+    atomic_write_text(Path(out) / "stats.json", json.dumps(summary, indent=2) + "\n")
+    typer.echo(f"{len(st.files)} files, {len(st.episode_f1)} episodes; white keys "
+               f"{100 * st.white_fraction:.1f}% of active key-steps; specialist F1 mean "
+               f"{_fmt(summary['specialist_f1']['mean'])}, >= 0.75: "
+               f"{_fmt(summary['specialist_f1']['frac_ge_0.75'], 2)}")
+    for path in written.values():
+        typer.echo(str(path))
+
+
+# --------------------------------------------------------------------------- collect
+@contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """SIGTERM (a scheduler's kill) unwinds like Ctrl-C, so complete episodes get committed."""
+    def handler(signum, frame):  # noqa: ARG001
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def collect_command(
+    run: Annotated[str, typer.Argument(
+        metavar="RUN", help="Training run directory, or baseline:random / baseline:zero.")],
+    out: Annotated[Path, typer.Option("--out", help="Dataset file to write (.h5); resumed if it "
+                                                    "exists.")],
+    episodes: Annotated[int, typer.Option("--episodes", min=1, help="Episodes the file should "
+                                                                    "hold (RP1M: 500).")] = 500,
+    seed: Annotated[int, typer.Option(help="Collection seed (episode i uses a seed derived from "
+                                           "it and i).")] = 0,
+    deterministic: Annotated[bool, typer.Option(
+        "--deterministic/--stochastic", help="Act with the policy's mode instead of sampling "
+                                             "(all episodes then look alike).")] = False,
+    checkpoint: Annotated[Optional[Path], typer.Option(
+        help="A checkpoint file of RUN (default: the newest readable one).")] = None,
+    song: Annotated[Optional[str], typer.Option(help="Song for a baseline RUN.")] = None,
+    hand: Annotated[str, typer.Option(help="Hand for a baseline RUN.")] = "shadow_five",
+    fingering: Annotated[str, typer.Option(help="Fingering mode for a baseline RUN.")] = "ot",
+    commit_every: Annotated[int, typer.Option(
+        min=1, help="Episodes per atomic commit (a kill loses at most this many).")] = 25,
+    overwrite: Annotated[bool, typer.Option(help="Start a new file instead of resuming.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Roll out a trained specialist and write its episodes in the robomimic HDF5 layout."""
+    from training.collect import baseline_policy, collect, load_policy
+
+    if out.suffix not in (".h5", ".hdf5"):
+        raise InputError("must end in .h5 or .hdf5", file=out, field="--out")
+    if run.startswith("baseline:"):
+        if song is None:
+            raise InputError("a baseline RUN needs --song", field="--song")
+        source = baseline_policy(song, hand, run.split(":", 1)[1], fingering=fingering)
+    else:
+        if song is not None:
+            raise InputError("--song is only for baseline RUNs (a run plays its own song)",
+                             field="--song")
+        source = load_policy(run, deterministic=deterministic, checkpoint=checkpoint)
+    with _sigterm_as_exit():
+        result = collect(source, out, episodes, seed=seed, commit_every=commit_every,
+                         overwrite=overwrite, progress=progress)
+    typer.echo(f"{result.path}: {result.num_demos} demos ({result.new_demos} new), F1 "
+               f"{_fmt(result.mean_f1)} over the new ones, {result.nbytes / 1e6:.2f} MB "
+               f"({result.nbytes / 1e6 / max(result.num_demos, 1):.3f} MB/episode), "
+               f"{_fmt(result.steps_per_s, 0)} steps/s")
+
+
+def register_collect(app: typer.Typer) -> None:
+    """Add the top-level ``collect`` and ``rp1m`` commands to ``app``."""
+    app.command("collect", no_args_is_help=True)(collect_command)
