@@ -135,3 +135,22 @@ def test_solvers_lists_registry(capsys):
     code, out, _ = run(["fingering", "solvers"], capsys)
     assert code == 0
     assert "jv" in out and "pot-sinkhorn   approx" in out
+
+
+def test_compare_without_pianoplayer_is_a_clean_error(tmp_path, capsys, monkeypatch):
+    import fingering.peers
+
+    monkeypatch.setattr(fingering.peers, "pianoplayer_version", lambda: None)
+    pig = make_pig_dir(tmp_path)
+    code, _, err = run(["fingering", "compare", "--pig-dir", str(pig), "--method",
+                        "pianoplayer", "--no-plots", "--out", str(tmp_path / "c")], capsys)
+    assert_one_line_error(code, err, "--method", "pianoplayer is not installed")
+
+
+def test_compare_with_pianoplayer_when_installed(tmp_path, capsys):
+    pytest.importorskip("pianoplayer")
+    pig = make_pig_dir(tmp_path)
+    code, stdout, err = run(["fingering", "compare", "--pig-dir", str(pig), "--method",
+                             "pianoplayer", "--no-plots", "--out", str(tmp_path / "c")], capsys)
+    assert code == 0, err
+    assert "| pianoplayer 3." in stdout

@@ -104,3 +104,13 @@ def test_batch_reward_matches_single(variant):
     for b in range(8):
         ref, _ = ot_reward(tips[b], keys[b][kv[b]], variant=variant)
         assert got[b] == pytest.approx(ref, abs=1e-12)
+
+
+def test_more_keys_than_fingers_counts_only_assigned_pairs():
+    keys = np.array([[0.0, 0.0, 0.0], [0.0, 0.1, 0.0], [0.0, 0.5, 0.0]])
+    tips = np.array([[0.0, 0.0, 0.0], [0.0, 0.1, 0.03]])  # key 2 is left without a finger
+    per_key, a = ot_reward(tips, keys, variant="per_key")
+    assert a.unassigned.tolist() == [2]
+    assert per_key == pytest.approx((1.0 + np.exp(C * 0.02**2)) / 2)
+    total, _ = ot_reward(tips, keys, variant="total")
+    assert total == pytest.approx(np.exp(C * (0.03 - 0.01) ** 2))
