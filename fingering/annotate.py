@@ -215,9 +215,10 @@ def assign_hands(seq: NoteSequence, reach: FingerReach,
     """A hand for every note: Viterbi over onset groups choosing where each group splits.
 
     Within a group (pitch-sorted) the lowest ``s`` notes go to the left hand. Costs: a hand
-    given more notes than it has fingers, or a wider chord than its thumb-little span,
-    is penalised heavily; hands prefer their side of ``split_pitch``; each hand's mean pitch
-    should move little from one group to the next.
+    given more notes than it has fingers, or a wider chord than its widest span, is
+    penalised heavily, counting the notes it still holds from the previous group; hands
+    prefer their side of ``split_pitch``; each hand's mean pitch should move little from
+    one group to the next.
     """
     cfg = config or AnnotatorConfig()
     notes = seq.notes
@@ -252,16 +253,40 @@ def assign_hands(seq: NoteSequence, reach: FingerReach,
                     right_mean[s] = pp.mean()
         return unary, left_mean, right_mean
 
+    def extents(g: _Group, only_held_at: float | None = None) -> np.ndarray:
+        """(n+1, 2 hands, 3) per split: note count, min y, max y (held notes only if asked)."""
+        idx = list(g.notes)
+        n = len(idx)
+        held = np.array([only_held_at is None or notes[i].offset > only_held_at + 1e-6
+                         for i in idx])
+        out = np.zeros((n + 1, 2, 3))
+        out[:, :, 1], out[:, :, 2] = np.inf, -np.inf
+        for s in range(n + 1):
+            for hand, part in ((0, range(0, s)), (1, range(s, n))):
+                yy = [ys[idx[k]] for k in part if held[k]]
+                if yy:
+                    out[s, hand] = (len(yy), min(yy), max(yy))
+        return out
+
     first = split_costs(groups[0])
     cost = first[0].copy()
     back: list[np.ndarray] = []
     # track each state's last known hand positions along the best path into it
     last_left, last_right = first[1].copy(), first[2].copy()
-    for g in groups[1:]:
+    for prev_group, g in zip(groups, groups[1:]):
         unary, lm, rm = split_costs(g)
         move_l = np.abs(lm[None, :] - last_left[:, None])
         move_r = np.abs(rm[None, :] - last_right[:, None])
         trans = cfg.hand_move * (np.nan_to_num(move_l) + np.nan_to_num(move_r))
+        # Notes still held from the previous group occupy fingers of their hand: the new
+        # notes given to that hand must fit in its remaining fingers and its span.
+        held = extents(prev_group, only_held_at=g.onset)[:, None]        # (Sp, 1, 2, 3)
+        now = extents(g)[None]                                          # (1, Sc, 2, 3)
+        both = (held[..., 0] > 0) & (now[..., 0] > 0)
+        extra = np.maximum(0, held[..., 0] + now[..., 0] - num_fingers)
+        width = np.maximum(held[..., 2], now[..., 2]) - np.minimum(held[..., 1], now[..., 1])
+        wide = np.where(both, np.maximum(0.0, width - widest), 0.0)
+        trans += (cfg.infeasible * (extra + (wide > 0)) + cfg.held_span * wide).sum(axis=2)
         total = cost[:, None] + trans
         best = np.argmin(total, axis=0)
         back.append(best)
