@@ -104,3 +104,22 @@ def cost_matrix(
         cost[clash] = np.inf
     cost[~np.isfinite(cost)] = np.inf
     return cost
+
+
+def batch_cost_matrices(fingertips: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Euclidean costs for a batch: fingertips (B, F, 3), keys (B, K, 3) -> (B, K, F).
+
+    The vectorised companion of ``cost_matrix`` for ``solve_batch`` (pad keys to K and pass
+    ``key_valid``); non-finite positions give ``+inf`` as there. Masks and weights are the
+    caller's to apply (e.g. ``costs[:, :, ~mask] = inf``).
+    """
+    tips = np.asarray(fingertips, dtype=np.float64)
+    targets = np.asarray(keys, dtype=np.float64)
+    if tips.ndim != 3 or targets.ndim != 3 or tips.shape[2] != 3 or targets.shape[2] != 3 \
+            or tips.shape[0] != targets.shape[0]:
+        raise ValueError(f"expected fingertips (B, F, 3) and keys (B, K, 3), got {tips.shape} "
+                         f"and {targets.shape}")
+    with np.errstate(invalid="ignore", over="ignore"):
+        cost = np.linalg.norm(targets[:, :, None, :] - tips[:, None, :, :], axis=-1)
+    cost[~np.isfinite(cost)] = np.inf
+    return cost

@@ -226,3 +226,17 @@ def test_batch_infeasible_raises_with_index_and_item_roundtrip():
     assert res.item(0, costs).cost == pytest.approx(4.0) and len(res) == 8
     empty = solve_batch(np.zeros((4, 0, 10)))
     assert empty.cost.tolist() == [0.0] * 4
+
+
+def test_batch_cost_matrices_match_single():
+    from fingering.costs import batch_cost_matrices
+
+    rng = np.random.default_rng(5)
+    tips, keys = rng.normal(size=(3, 10, 3)), rng.normal(size=(3, 4, 3))
+    tips[1, 2, 0] = np.nan
+    batch = batch_cost_matrices(tips, keys)
+    for b in range(3):
+        np.testing.assert_array_equal(batch[b], cost_matrix(tips[b], keys[b]))
+    assert np.isposinf(batch[1, :, 2]).all()
+    with pytest.raises(ValueError, match=r"\(B, F, 3\)"):
+        batch_cost_matrices(tips[0], keys)
