@@ -1,0 +1,668 @@
+"""What every experiment shares: 95% confidence intervals, the experiment directory with its
+resume rules, one trainer run per (arm, seed), the final evaluation, F1 plots.
+
+An experiment directory looks like::
+
+    runs/<name>/
+      experiment.json        what was asked (song, arms, budget, base TrainConfig): re-running
+                             the same command resumes; a different experiment is refused
+      experiment.log         one line per event (run started, resumed, skipped, finished)
+      <arm>/seed_<k>/        a ``pianohands train`` run directory (config.json, eval.csv,
+                             checkpoints/, f1_curve.png, summary.json) + final/ (the
+                             final policy's evaluation and learned fingering)
+      *.png, summary.json    the experiment's plots and numbers
+
+Resuming: a seed whose ``summary.json`` reached the step budget is skipped; one with a
+checkpoint continues from it (``Trainer(resume=True)``; the replay is saved with each
+checkpoint, so it continues exactly); one without a checkpoint starts again. Raising
+``--steps`` (or ``--seeds``) on a finished experiment extends it; everything else that
+defines the experiment must match ``experiment.json``.
+
+Statistics: the 95% confidence interval of a mean over n seeds is
+``mean +- t_{0.975, n-1} * s / sqrt(n)`` (Student's t, sample standard deviation s); with a
+single seed it is undefined and reported as null / NaN, never as zero width.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shlex
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from handspec.errors import InputError
+from training.config import TrainConfig, atomic_write_text
+
+# Fields of TrainConfig an experiment sets per run, and those that may grow on a re-run.
+PER_RUN_FIELDS = ("song", "hand", "fingering", "seed", "steps")
+GROWABLE = ("steps", "seeds")
+FINAL_DIR = "final"
+
+
+# ------------------------------------------------------------------------------ statistics
+@dataclass(frozen=True)
+class ConfidenceInterval:
+    """Mean of ``n`` values and its two-sided confidence interval (t distribution)."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+    confidence: float = 0.95
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2.0
+
+    def to_dict(self) -> dict[str, Any]:
+        def num(x: float) -> float | None:
+            return None if not math.isfinite(x) else round(float(x), 6)
+
+        return {"mean": num(self.mean), "ci_low": num(self.low), "ci_high": num(self.high),
+                "ci_half_width": num(self.half_width), "n": self.n, "confidence": self.confidence}
+
+    def format(self, digits: int = 3) -> str:
+        """``0.812 +- 0.041`` (or ``0.812 (n=1)`` when the interval is undefined)."""
+        if not math.isfinite(self.mean):
+            return "n/a"
+        if not math.isfinite(self.half_width):
+            return f"{self.mean:.{digits}f} (n={self.n})"
+        return f"{self.mean:.{digits}f} +- {self.half_width:.{digits}f}"
+
+
+def mean_ci(values: Iterable[float], confidence: float = 0.95) -> ConfidenceInterval:
+    """Mean and ``confidence`` interval of the mean, from Student's t with n-1 dof.
+
+    NaNs are dropped (a seed that produced no evaluation). n = 0 gives NaN everywhere and
+    n = 1 a NaN interval around the single value: one seed says nothing about spread.
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    x = np.asarray([float(v) for v in values], dtype=float)
+    x = x[np.isfinite(x)]
+    n = int(x.size)
+    if n == 0:
+        return ConfidenceInterval(math.nan, math.nan, math.nan, 0, confidence)
+    mean = float(x.mean())
+    if n == 1:
+        return ConfidenceInterval(mean, math.nan, math.nan, 1, confidence)
+    from scipy import stats
+
+    sem = float(x.std(ddof=1)) / math.sqrt(n)
+    half = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1)) * sem
+    return ConfidenceInterval(mean, mean - half, mean + half, n, confidence)
+
+
+@dataclass(frozen=True)
+class CurveBand:
+    """Mean and CI of several seeds' curves at the steps all of them evaluated."""
+
+    steps: np.ndarray
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    n: int
+
+    def to_dict(self) -> dict[str, Any]:
+        def clean(a: np.ndarray) -> list[float | None]:
+            return [None if not math.isfinite(v) else round(float(v), 6) for v in a]
+
+        return {"steps": [int(s) for s in self.steps], "mean": clean(self.mean),
+                "ci_low": clean(self.low), "ci_high": clean(self.high), "n": self.n}
+
+
+def curve_band(curves: Sequence[Sequence[tuple[int, float]]], confidence: float = 0.95) -> CurveBand:
+    """``curves[seed] = [(step, value), ...]`` -> per-step mean and CI over seeds.
+
+    Only steps present in every curve are kept (a seed stopped early by a time budget
+    shortens the band rather than biasing its tail towards the seeds that got further).
+    """
+    curves = [list(c) for c in curves if len(c)]
+    if not curves:
+        empty = np.zeros(0)
+        return CurveBand(empty.astype(int), empty, empty, empty, 0)
+    common = set(int(s) for s, _ in curves[0])
+    for c in curves[1:]:
+        common &= {int(s) for s, _ in c}
+    steps = np.array(sorted(common), dtype=int)
+    lookup = [{int(s): float(v) for s, v in c} for c in curves]
+    cis = [mean_ci([d[s] for d in lookup], confidence) for s in steps]
+    return CurveBand(steps, np.array([c.mean for c in cis]), np.array([c.low for c in cis]),
+                     np.array([c.high for c in cis]), len(curves))
+
+
+# ------------------------------------------------------------------------------ I/O helpers
+def write_json(path: Path, data: Any) -> Path:
+    """Atomic, indented JSON (NaN/inf become null: summary.json must be strict JSON)."""
+    atomic_write_text(Path(path), json.dumps(_jsonable(data), indent=2) + "\n")
+    return Path(path)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(float(obj)) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def machine_info() -> dict[str, Any]:
+    """Where and under what load the numbers were measured (reported, not controlled)."""
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover - not on every platform
+        load = None
+    return {"cpus": os.cpu_count(), "load_average_1_5_15min": load,
+            "platform": platform.platform(), "python": platform.python_version(),
+            "machine": platform.machine()}
+
+
+def command_line(argv: Sequence[str] | None = None) -> str:
+    return shlex.join(["pianohands", *(sys.argv[1:] if argv is None else argv)])
+
+
+# ------------------------------------------------------------------------------ directory
+class ExperimentDir:
+    """``runs/<name>/`` of one experiment: its identity, its log and its run directories."""
+
+    def __init__(self, root: Path, record: dict[str, Any]):
+        self.root = Path(root)
+        self.record = record
+
+    @property
+    def record_path(self) -> Path:
+        return self.root / "experiment.json"
+
+    @classmethod
+    def open(cls, root: str | Path, experiment: str, identity: Mapping[str, Any], *,
+             steps: int, seeds: Sequence[int]) -> "ExperimentDir":
+        """Creates the directory, or reopens the same experiment to resume or extend it.
+
+        ``identity`` holds everything that defines the experiment (song, arms, base config,
+        ...); on reopening it must equal the saved one, field by field, else an
+        ``InputError`` names the first differing field. ``steps`` may only grow.
+        """
+        root = Path(root)
+        record_path = root / "experiment.json"
+        identity = _jsonable(dict(identity))
+        if record_path.is_file():
+            try:
+                saved = json.loads(record_path.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise InputError(f"not valid JSON ({exc}); delete the directory to start over",
+                                 file=record_path, field="experiment") from None
+            if not isinstance(saved, dict) or saved.get("experiment") != experiment:
+                raise InputError(f"holds a {saved.get('experiment') if isinstance(saved, dict) else '?'} "
+                                 f"experiment, not {experiment}; choose another --out",
+                                 file=record_path, field="experiment")
+            old = saved.get("identity", {})
+            for key in sorted(set(old) | set(identity)):
+                if old.get(key) != identity.get(key):
+                    raise InputError(f"this directory holds another experiment (saved "
+                                     f"{_short(old.get(key))}, given {_short(identity.get(key))}); "
+                                     "choose another --out or delete it", file=record_path, field=key)
+            if steps < int(saved.get("steps", 0)):
+                raise InputError(f"runs here already aim at {saved['steps']} steps; ask for at least "
+                                 "that many (budgets may grow, not shrink)", file=record_path,
+                                 field="steps")
+            record = dict(saved, steps=int(steps),
+                          seeds=sorted(set(saved.get("seeds", [])) | set(int(s) for s in seeds)))
+        else:
+            if root.exists() and any(root.iterdir()):
+                raise InputError("exists and holds no experiment.json; choose another --out",
+                                 file=root, field="--out")
+            record = {"experiment": experiment, "identity": identity, "steps": int(steps),
+                      "seeds": sorted(int(s) for s in seeds), "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+        root.mkdir(parents=True, exist_ok=True)
+        write_json(record_path, record)
+        return cls(root, record)
+
+    def run_dir(self, arm: str, seed: int) -> Path:
+        return self.root / arm / f"seed_{seed}"
+
+    def log(self, message: str, echo: bool = True) -> None:
+        """Appends a timestamped line to ``experiment.log`` (and prints it to stderr)."""
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {message}"
+        with (self.root / "experiment.log").open("a") as handle:
+            handle.write(line + "\n")
+        if echo:
+            print(line, file=sys.stderr, flush=True)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# ------------------------------------------------------------------------------ configs
+def experiment_base_config(config_file: Path | None = None, **schedule: Any) -> TrainConfig:
+    """The TrainConfig every run of an experiment starts from.
+
+    RP1M Table 4 for the agent; the schedule is shortened for CPU budgets (warm-up, eval
+    every ``eval_interval``, a replay no larger than the budget, saved with each checkpoint
+    so resuming is exact). ``config_file`` (a config.json) replaces the defaults; explicit
+    ``schedule`` values (``None`` = keep) override both.
+    """
+    base = TrainConfig.load(config_file) if config_file else TrainConfig(
+        warmup_steps=1_000, eval_interval=1_000, log_interval=500, checkpoint_interval=2_000,
+        keep_checkpoints=1, save_replay=True)
+    changes = {k: v for k, v in schedule.items() if v is not None}
+    return base.replace(**changes).validate(config_file)
+
+
+def run_config(base: TrainConfig, *, song: str, hand: str, fingering: str, seed: int,
+               steps: int) -> TrainConfig:
+    """One run's config: the base with the experiment's per-run values and a replay sized
+    to the budget (a 1M-slot replay for a 5k-step run would only waste memory)."""
+    buffer = max(min(base.buffer_size, steps + 1), base.batch_size + 1)
+    return base.replace(song=song, hand=hand, fingering=fingering, seed=seed, steps=steps,
+                        buffer_size=buffer).validate()
+
+
+def base_identity(base: TrainConfig) -> dict[str, Any]:
+    """The parts of the base config that define an experiment (all but per-run values)."""
+    data = base.to_dict()
+    for name in PER_RUN_FIELDS + ("buffer_size",):
+        data.pop(name, None)
+    return data
+
+
+# ------------------------------------------------------------------------------ environments
+EnvFactory = Callable[[TrainConfig, np.random.Generator], Any]
+
+
+def make_env_factory(max_episode_steps: int | None = None) -> EnvFactory:
+    """The trainer's environment factory, optionally cut to the first N control steps.
+
+    ``max_episode_steps`` plays only the first N steps of the song (or of its chunk, for
+    ``song:K``): RP1M trains on 550-step chunks, which a CPU budget of minutes cannot
+    learn; a shorter opening keeps the comparison (same steps for every arm) meaningful.
+    """
+    from training.envwrap import TrainingEnv, make_env
+
+    def factory(config: TrainConfig, rng: np.random.Generator) -> TrainingEnv:
+        if max_episode_steps is None:
+            return make_env(config.song, config.hand, config.fingering, rng, config.env_kwargs)
+        return TrainingEnv(_cut_env(config, rng, max_episode_steps))
+
+    return factory
+
+
+def _cut_env(config: TrainConfig, rng: np.random.Generator, steps: int):
+    from handspec.load import load_hand
+    from pianoenv.env import PianoEnv
+    from pianoenv.songs import load_goals
+
+    goals = load_goals(config.song)
+    if goals.num_steps > steps:
+        goals = goals.chunk(0, length=steps)
+    try:
+        return PianoEnv(goals, load_hand(config.hand), fingering=config.fingering,
+                        random_state=rng, **config.env_kwargs)
+    except TypeError as exc:  # an unknown env_kwargs name
+        raise InputError(str(exc), field="env_kwargs") from None
+
+
+def song_goals(song: str, max_episode_steps: int | None = None):
+    """The goals an experiment's environment plays (for checks before any training)."""
+    from pianoenv.songs import load_goals
+
+    goals = load_goals(song)
+    if max_episode_steps is not None and goals.num_steps > max_episode_steps:
+        goals = goals.chunk(0, length=max_episode_steps)
+    return goals
+
+
+def song_slug(song: str) -> str:
+    """A folder-friendly name for a song spec: ``.../008-1_fingering.txt:0`` -> ``008-1_0``."""
+    name, _, chunk = song.strip().rpartition(":") if song.strip().rpartition(":")[2].isdigit() \
+        else (song.strip(), "", "")
+    stem = Path(name).name.replace("_fingering.txt", "")
+    stem = stem.rsplit(".", 1)[0] if stem.endswith((".mid", ".midi", ".txt")) else stem
+    slug = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem) or "song"
+    return f"{slug}_{chunk}" if chunk else slug
+
+
+def check_positive(name: str, value: int | None, minimum: int = 1) -> None:
+    if value is not None and value < minimum:
+        raise InputError(f"must be >= {minimum}, got {value}", field=name)
+
+
+# ------------------------------------------------------------------------------ runs
+@dataclass
+class SeedRun:
+    """One (arm, seed) trainer run after ``train_seed``: what happened and its summary."""
+
+    arm: str
+    seed: int
+    path: Path
+    status: str                       # "trained" | "resumed" | "done" (skipped, finished before)
+    summary: dict[str, Any]
+    config: TrainConfig
+    final: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return is_finished(self.summary, self.config.steps)
+
+    def eval_curve(self) -> list[tuple[int, float]]:
+        return [(int(p["step"]), float(p["f1"])) for p in self.summary.get("eval_curve", [])]
+
+
+def is_finished(summary: Mapping[str, Any] | None, steps: int) -> bool:
+    return bool(summary) and int(summary.get("steps", 0)) >= steps and not summary.get("interrupted")
+
+
+def _read_summary(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def train_seed(exp: ExperimentDir, arm: str, config: TrainConfig, *, env_factory: EnvFactory,
+               progress: bool = True, time_budget_s: float | None = None,
+               tensorboard: bool = True) -> tuple[SeedRun, Any]:
+    """Trains, resumes or skips one run; returns it and the live ``Trainer`` (None if skipped).
+
+    The trainer is returned so the caller can evaluate its final policy without reading
+    the checkpoint back.
+    """
+    from training import checkpoint as ckpt
+    from training.loop import Trainer
+
+    out = exp.run_dir(arm, config.seed)
+    summary = _read_summary(out / "summary.json")
+    if is_finished(summary, config.steps):
+        exp.log(f"{arm} seed {config.seed}: finished before ({summary['steps']} steps), skipped")
+        return SeedRun(arm, config.seed, out, "done", summary, config), None
+    status = "trained"
+    if (out / "config.json").is_file():
+        saved = TrainConfig.load(out / "config.json")
+        if saved.replace(steps=config.steps, buffer_size=config.buffer_size) != config:
+            raise InputError("this run was trained with another configuration than the "
+                             "experiment asks for now; delete it to start over",
+                             file=out / "config.json", field="config")
+        if ckpt.list_checkpoints(ckpt.checkpoint_dir(out)):
+            config = saved.replace(steps=config.steps)  # the budget may grow; the replay keeps its size
+            config.save(out / "config.json")
+            status = "resumed"
+        else:
+            exp.log(f"{arm} seed {config.seed}: no checkpoint to resume from, starting again")
+            shutil.rmtree(out)
+    elif out.exists():
+        shutil.rmtree(out)  # a directory without config.json was never a run
+    trainer = Trainer(config, out, resume=status == "resumed", env_factory=env_factory,
+                      progress=progress, tensorboard=tensorboard, time_budget_s=time_budget_s)
+    if status == "resumed":
+        exp.log(f"{arm} seed {config.seed}: resuming at step {trainer.step}")
+    else:
+        exp.log(f"{arm} seed {config.seed}: training {config.steps} steps ({config.song}, "
+                f"{config.hand}, fingering={config.fingering})")
+    summary = trainer.run()
+    exp.log(f"{arm} seed {config.seed}: {summary['steps']} steps in {summary['wall_time_s']:.0f} s "
+            f"(total), last eval F1 {(summary.get('last_eval') or {}).get('f1', float('nan')):.3f}")
+    return SeedRun(arm, config.seed, out, status, summary, config), trainer
+
+
+def final_evaluation(run: SeedRun, trainer: Any, env_factory: EnvFactory,
+                     out_dir: Path | None = None) -> dict[str, Any]:
+    """F1 and the learned fingering of the run's final policy (deterministic), cached.
+
+    Writes ``<run>/final/final_eval.json`` and, when the environment has a note list,
+    ``<run>/final/learned_fingering.txt`` (PIG format). A cached result for the same
+    training step is reused, so resuming an experiment does not re-run finished seeds.
+    ``out_dir`` replaces ``<run>/final`` (to leave a loaded run's directory untouched).
+    """
+    from training.rollout import agent_policy, run_episode
+
+    out = Path(out_dir) if out_dir is not None else run.path / FINAL_DIR
+    cached = _read_summary(out / "final_eval.json")
+    if cached is not None and cached.get("step") == run.summary.get("steps"):
+        run.final = cached
+        return cached
+    env = env_factory(run.config, np.random.default_rng(run.config.seed + 7_919))
+    if trainer is not None:
+        agent, state, step = trainer.agent, trainer.state, trainer.step
+    else:
+        agent, state, step = _restore(run, env)
+    import jax
+
+    result = run_episode(env, agent_policy(agent, state, jax.random.PRNGKey(0), deterministic=True))
+    final: dict[str, Any] = {
+        "step": step, "f1": result.metrics.get("f1"), "precision": result.metrics.get("precision"),
+        "recall": result.metrics.get("recall"), "return": result.episode_return,
+        "episode_steps": result.length, "reward_terms": result.reward_terms,
+    }
+    goals = getattr(env, "song_goals", None)
+    notes = getattr(goals, "notes", None)
+    if notes is not None and len(notes.notes):
+        from fingering.match import finger_usage
+        from fingering.pig import write_pig
+        from training.evaluate import learned_fingering
+
+        learned = learned_fingering(notes, goals.note_steps, result.contact_log)
+        final["learned_fingering"] = str(write_pig(learned, out / "learned_fingering.txt"))
+        final["notes"] = len(learned.notes)
+        final["notes_pressed"] = sum(1 for n in learned.notes if n.fingers)
+        final["finger_usage"] = finger_usage([learned]).tolist()  # (2, 5): rows right, left
+    close = getattr(env, "close", None)
+    if close is not None:
+        close()
+    write_json(out / "final_eval.json", final)
+    run.final = final
+    return final
+
+
+def _restore(run: SeedRun, env: Any):
+    from training import checkpoint as ckpt
+    from training.agent import DroQ
+
+    agent = DroQ(run.config.agent, env.layout.dense_dim, env.layout.num_bits, env.action_dim)
+    found = ckpt.load_latest(ckpt.checkpoint_dir(run.path), agent.init(run.config.seed))
+    if found is None:
+        raise InputError("no checkpoint to evaluate", file=ckpt.checkpoint_dir(run.path),
+                         field="checkpoint")
+    return agent, found.agent, found.step
+
+
+def read_learned_fingering(run: SeedRun):
+    """The learned fingering written by ``final_evaluation`` (None when there is none)."""
+    path = run.final.get("learned_fingering")
+    if not path or not Path(path).is_file():
+        return None
+    from fingering.pig import read_pig
+
+    return read_pig(path)
+
+
+def random_baseline(exp: ExperimentDir, arm: str, config: TrainConfig, env_factory: EnvFactory,
+                    episodes: int = 2) -> dict[str, float]:
+    """F1 of the uniform-random policy on the arm's environment: the floor to beat (cached)."""
+    from training.rollout import random_policy, run_episode
+
+    path = exp.root / arm / "random_policy.json"
+    cached = _read_summary(path)
+    if cached is not None and cached.get("episodes") == episodes:
+        return cached
+    rng = np.random.default_rng(config.seed + 10_000)
+    env = env_factory(config, rng)
+    results = [run_episode(env, random_policy(rng, env.action_dim)) for _ in range(episodes)]
+    close = getattr(env, "close", None)
+    if close is not None:
+        close()
+    out = {k: float(np.mean([r.metrics.get(k, math.nan) for r in results]))
+           for k in ("f1", "precision", "recall")}
+    out["episodes"] = episodes
+    write_json(path, out)
+    return out
+
+
+@dataclass(frozen=True)
+class ArmResult:
+    """One arm over its seeds: final and best F1 with CIs, the F1 curve band."""
+
+    final_f1: ConfidenceInterval
+    best_f1: ConfidenceInterval
+    mean_curve_f1: ConfidenceInterval   # mean of each seed's eval curve (area under it)
+    per_seed_final: tuple[float, ...]
+    band: CurveBand
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"final_f1": self.final_f1.to_dict(), "best_eval_f1": self.best_f1.to_dict(),
+                "mean_eval_f1": self.mean_curve_f1.to_dict(),
+                "per_seed_final_f1": list(self.per_seed_final), "curve": self.band.to_dict()}
+
+
+def aggregate_arm(runs: Sequence[SeedRun]) -> ArmResult:
+    finals = tuple(float(r.final.get("f1", math.nan)) for r in runs)
+    best = [float(r.summary.get("best_eval_f1") if r.summary.get("best_eval_f1") is not None
+                  else math.nan) for r in runs]
+    curves = [r.eval_curve() for r in runs]
+    area = [float(np.mean([v for _, v in c])) if c else math.nan for c in curves]
+    return ArmResult(mean_ci(finals), mean_ci(best), mean_ci(area), finals, curve_band(curves))
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def runs_table(runs: Sequence[SeedRun]) -> list[dict[str, Any]]:
+    """Per-run rows for summary.json: where, what happened, steps, wall time, final F1."""
+    return [{"arm": r.arm, "seed": r.seed, "dir": str(r.path), "status": r.status,
+             "steps": r.summary.get("steps"), "target_steps": r.config.steps,
+             "finished": r.finished, "wall_time_s": r.summary.get("wall_time_s"),
+             "steps_per_s": _rate(r.summary), "final_f1": r.final.get("f1"),
+             "best_eval_f1": r.summary.get("best_eval_f1")} for r in runs]
+
+
+def _rate(summary: Mapping[str, Any]) -> float | None:
+    wall = summary.get("wall_time_s") or 0.0
+    return round(float(summary.get("steps", 0)) / wall, 2) if wall else None
+
+
+# ------------------------------------------------------------------------------ plots
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Saves a PNG atomically (temp file in the same folder, then ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    try:
+        fig.savefig(tmp, format="png")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+ARM_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+
+
+def plot_f1_bands(bands: Mapping[str, CurveBand], path: str | Path, *, title: str,
+                  reference: Mapping[str, float] | None = None) -> Path:
+    """F1 against environment steps: one line per arm (mean over seeds) with its 95% CI band.
+
+    ``reference`` draws horizontal dashed lines (e.g. a random policy's F1).
+    """
+    fig = _figure(6.4, 3.8)
+    ax = fig.subplots()
+    for i, (label, band) in enumerate(bands.items()):
+        if not band.steps.size:
+            continue
+        color = ARM_COLORS[i % len(ARM_COLORS)]
+        ax.plot(band.steps, band.mean, marker="o", ms=3, color=color, label=f"{label} (n={band.n})")
+        ok = np.isfinite(band.low)
+        if ok.any():
+            ax.fill_between(band.steps[ok], np.clip(band.low[ok], 0, 1), np.clip(band.high[ok], 0, 1),
+                            color=color, alpha=0.2, lw=0)
+    for j, (label, value) in enumerate((reference or {}).items()):
+        if value is not None and math.isfinite(value):
+            ax.axhline(value, color="grey", ls="--", lw=1, label=f"{label} ({value:.2f})")
+    ax.set(xlabel="environment steps", ylabel="F1 (evaluation episode)", ylim=(0, 1.02), title=title)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", fontsize=8)
+    return save_figure(fig, path)
+
+
+def plot_f1_bars(cis: Mapping[str, ConfidenceInterval], per_seed: Mapping[str, Sequence[float]],
+                 path: str | Path, *, title: str, ylabel: str = "final F1") -> Path:
+    """One bar per arm (mean over seeds) with its 95% CI and every seed as a dot."""
+    fig = _figure(1.6 + 1.3 * max(len(cis), 1), 3.6)
+    ax = fig.subplots()
+    labels = list(cis)
+    x = np.arange(len(labels))
+    means = [cis[k].mean for k in labels]
+    errs = [cis[k].half_width if math.isfinite(cis[k].half_width) else 0.0 for k in labels]
+    ax.bar(x, means, 0.6, yerr=errs, capsize=5, color=[ARM_COLORS[i % len(ARM_COLORS)] for i in x],
+           alpha=0.8, edgecolor="black")
+    for i, k in enumerate(labels):
+        values = list(per_seed.get(k, []))
+        ax.scatter(np.full(len(values), i) + np.linspace(-0.12, 0.12, len(values)) if values else [],
+                   values, color="black", s=12, zorder=3)
+    ax.set_xticks(x, labels, rotation=15)
+    ax.set(ylabel=ylabel, ylim=(0, 1.02), title=title)
+    ax.grid(axis="y", alpha=0.3)
+    return save_figure(fig, path)
+
+
+def run_arms(exp: ExperimentDir, configs: Mapping[str, Sequence[TrainConfig]],
+             env_factory: EnvFactory, *, progress: bool = True,
+             time_budget_s: float | None = None, tensorboard: bool = True) -> dict[str, list[SeedRun]]:
+    """Trains (or resumes, or skips) every (arm, seed) in order and evaluates each final policy.
+
+    Runs go one after another: on a small machine two jobs only share one core's worth of
+    speed, and sequential runs keep every run's steps/s comparable.
+    """
+    total = sum(len(c) for c in configs.values())
+    out: dict[str, list[SeedRun]] = {}
+    done = 0
+    for arm, arm_configs in configs.items():
+        out[arm] = []
+        for config in arm_configs:
+            done += 1
+            exp.log(f"run {done}/{total}: {arm} seed {config.seed}", echo=progress)
+            run, trainer = train_seed(exp, arm, config, env_factory=env_factory, progress=progress,
+                                      time_budget_s=time_budget_s, tensorboard=tensorboard)
+            final_evaluation(run, trainer, env_factory)
+            out[arm].append(run)
+    return out
+
+
+def budget_record(runs: Mapping[str, Sequence[SeedRun]], started: float) -> dict[str, Any]:
+    """Steps and wall time actually spent (all sessions) and this session's wall time."""
+    flat = [r for rs in runs.values() for r in rs]
+    return {"runs": len(flat), "finished_runs": sum(r.finished for r in flat),
+            "env_steps_total": int(sum(int(r.summary.get("steps", 0)) for r in flat)),
+            "train_wall_time_s_total": round(sum(float(r.summary.get("wall_time_s") or 0.0)
+                                                  for r in flat), 1),
+            "session_wall_time_s": round(time.perf_counter() - started, 1)}

@@ -1,0 +1,174 @@
+"""Cross-embodiment (RP1M Sec. 4.2): one song chunk, one budget, several hands.
+
+The paper disables the Shadow hand's little finger and reports F1 0.96 (five fingers) vs
+0.95 (four fingers) on French Suite No. 5 Sarabande, first 550 steps, after full training
+(millions of steps on a GPU). Here any hand spec can be an arm; every hand trains with the
+OT fingering reward (no human fingering exists for a robot hand) for the same number of
+steps and seeds, and the experiment reports per hand: final F1 (mean and 95% CI over
+seeds), best evaluation F1, the F1 curve, the random policy's F1, and which fingers the
+learned policy used (finger usage of the final policy, pooled over seeds).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from fingering.notes import FINGER_NAMES
+from handspec.errors import InputError
+from training.experiments import common
+
+DEFAULT_HANDS = ("shadow_five", "shadow_four")
+# RP1M, Sec. 4.2 "Cross Embodiments" (Sarabande, first 550 steps, full training budget).
+PAPER_F1 = {"shadow_five": 0.96, "shadow_four": 0.95}
+
+
+def run_cross_embodiment(song: str, hands: Sequence[str] = DEFAULT_HANDS, *, seeds: int = 3,
+                         steps: int = 6_000, out: str | Path | None = None,
+                         max_episode_steps: int | None = None, config_file: Path | None = None,
+                         warmup_steps: int | None = None, eval_interval: int | None = None,
+                         time_budget_s: float | None = None, progress: bool = True,
+                         tensorboard: bool = True, env_factory: common.EnvFactory | None = None,
+                         argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Trains every hand on ``song`` for ``steps`` x ``seeds``; writes plots and summary.json.
+
+    Returns the summary. Bad input (unknown hand or song, duplicate hands, budgets < 1)
+    raises ``InputError`` before anything is trained.
+    """
+    started = time.perf_counter()
+    hands = list(hands)
+    _check(song, hands, seeds, steps, max_episode_steps, env_factory is None)
+    out = Path(out) if out is not None else Path("runs") / f"cross_embodiment_{common.song_slug(song)}"
+    base = common.experiment_base_config(config_file, warmup_steps=warmup_steps,
+                                         eval_interval=eval_interval)
+    identity = {"song": song, "hands": hands, "fingering": "ot",
+                "max_episode_steps": max_episode_steps, "base_config": common.base_identity(base)}
+    exp = common.ExperimentDir.open(out, "cross-embodiment", identity, steps=steps,
+                                    seeds=range(seeds))
+    exp.log(f"command: {common.command_line(argv)}", echo=False)
+    factory = env_factory or common.make_env_factory(max_episode_steps)
+    configs = {hand: [common.run_config(base, song=song, hand=hand, fingering="ot", seed=s,
+                                        steps=steps) for s in range(seeds)] for hand in hands}
+    randoms = {hand: common.random_baseline(exp, hand, configs[hand][0], factory) for hand in hands}
+    runs = common.run_arms(exp, configs, factory, progress=progress, time_budget_s=time_budget_s,
+                           tensorboard=tensorboard)
+    results = {hand: common.aggregate_arm(runs[hand]) for hand in hands}
+    usage = {hand: _mean_usage(runs[hand]) for hand in hands}
+    fingers = {hand: _finger_names(hand, env_factory is None) for hand in hands}
+
+    plots = {
+        "f1_curves": common.plot_f1_bands(
+            {h: r.band for h, r in results.items()}, exp.root / "f1_curves.png",
+            title=f"{song}: F1 vs steps per hand (mean, 95% CI)"),
+        "final_f1": common.plot_f1_bars(
+            {h: r.final_f1 for h, r in results.items()},
+            {h: r.per_seed_final for h, r in results.items()}, exp.root / "final_f1.png",
+            title=f"{song}: final F1 after {steps} steps"),
+    }
+    if any(u is not None for u in usage.values()):
+        plots["finger_usage"] = plot_usage_by_hand(usage, exp.root / "finger_usage.png",
+                                                   title=f"{song}: fingers the policies used")
+    table = results_table(hands, results, randoms, usage, fingers)
+    common.atomic_write_text(exp.root / "table.md", table)
+    summary = {
+        "experiment": "cross-embodiment", "out": str(exp.root), "command": common.command_line(argv), "song": song,
+        "hands": hands, "fingering": "ot", "seeds": list(range(seeds)), "steps_per_run": steps,
+        "max_episode_steps": max_episode_steps, "train_config": base.to_dict(),
+        "results": {h: {**results[h].to_dict(), "random_policy_f1": randoms[h].get("f1"),
+                        "fingers": fingers[h], "finger_usage_right_left": usage[h],
+                        "paper_f1": PAPER_F1.get(h)} for h in hands},
+        "table_markdown": table, "plots": {k: str(v) for k, v in plots.items()},
+        "budget": common.budget_record(runs, started), "runs": common.runs_table(
+            [r for h in hands for r in runs[h]]),
+        "machine": common.machine_info(),
+        "paper_reference": "RP1M Sec. 4.2: F1 0.96 (five fingers) vs 0.95 (four fingers), "
+                           "Sarabande first 550 steps, full training budget",
+    }
+    common.write_json(exp.root / "summary.json", summary)
+    exp.log(f"summary: {exp.root / 'summary.json'}")
+    return summary
+
+
+def _check(song: str, hands: list[str], seeds: int, steps: int, max_episode_steps: int | None,
+           real_env: bool) -> None:
+    if not hands:
+        raise InputError("give at least one hand", field="--hands")
+    duplicates = sorted({h for h in hands if hands.count(h) > 1})
+    if duplicates:
+        raise InputError(f"hand {duplicates[0]!r} is listed twice", field="--hands")
+    common.check_positive("--seeds", seeds)
+    common.check_positive("--steps", steps)
+    common.check_positive("--max-episode-steps", max_episode_steps)
+    if real_env:  # fail on a bad name now, not after the first hand has trained
+        from handspec.load import load_hand
+
+        for hand in hands:
+            load_hand(hand)
+        common.song_goals(song, max_episode_steps)
+
+
+def _finger_names(hand: str, real: bool) -> list[str]:
+    if not real:
+        return list(FINGER_NAMES)
+    from handspec.load import load_hand
+
+    spec = load_hand(hand)
+    names = [f.name for f in spec.fingers] or (list(spec.mjcf.tip_sites) if spec.mjcf else [])
+    return [n for n in FINGER_NAMES if n in names] or list(FINGER_NAMES)
+
+
+def _mean_usage(runs: Sequence[common.SeedRun]) -> list[list[float]] | None:
+    """Finger usage (rows right, left; columns thumb..little) averaged over seeds."""
+    arrays = [np.asarray(r.final["finger_usage"]) for r in runs if r.final.get("finger_usage")]
+    if not arrays:
+        return None
+    return np.mean(arrays, axis=0).round(4).tolist()
+
+
+def results_table(hands: Sequence[str], results: dict[str, common.ArmResult],
+                  randoms: dict[str, dict[str, float]], usage: dict[str, Any],
+                  fingers: dict[str, list[str]]) -> str:
+    """Markdown: one row per hand with F1 (mean +- 95% CI half-width) and finger usage."""
+    def usage_text(u: Any, side: int, names: list[str]) -> str:
+        if u is None:
+            return "n/a"
+        return " ".join(f"{FINGER_NAMES[i][:2]} {100 * u[side][i]:.0f}%"
+                        for i in range(5) if FINGER_NAMES[i] in names)
+
+    rows = []
+    for h in hands:
+        r = results[h]
+        rows.append([f"`{h}`", len(fingers[h]), r.final_f1.format(), r.best_f1.format(),
+                     " ".join(f"{v:.3f}" for v in r.per_seed_final),
+                     f"{randoms[h].get('f1', math.nan):.3f}",
+                     usage_text(usage[h], 0, fingers[h]), usage_text(usage[h], 1, fingers[h]),
+                     PAPER_F1.get(h, "")])
+    return common.markdown_table(
+        ["hand", "fingers", "final F1 (mean +- 95% CI)", "best eval F1", "per seed",
+         "random policy F1", "right-hand usage", "left-hand usage", "paper F1"], rows)
+
+
+def plot_usage_by_hand(usage: dict[str, Any], path: Path, *, title: str) -> Path:
+    """Grouped bars: for each of the player's hands, the share of notes per finger, one bar
+    colour per robot hand."""
+    fig = common._figure(9, 3.6)
+    axes = fig.subplots(1, 2, sharey=True)
+    hands = [h for h, u in usage.items() if u is not None]
+    width = 0.8 / max(len(hands), 1)
+    x = np.arange(5)
+    for ax, (side, row) in zip(axes, (("left", 1), ("right", 0))):
+        for i, hand in enumerate(hands):
+            ax.bar(x - 0.4 + width * (i + 0.5), np.asarray(usage[hand])[row], width,
+                   color=common.ARM_COLORS[i % len(common.ARM_COLORS)], edgecolor="black",
+                   label=hand)
+        ax.set_xticks(x, [n.capitalize() for n in FINGER_NAMES])
+        ax.set_title(f"{side} hand")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("share of the hand's pressed notes")
+    axes[1].legend(fontsize=8)
+    fig.suptitle(title)
+    return common.save_figure(fig, path)

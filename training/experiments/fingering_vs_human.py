@@ -1,0 +1,486 @@
+"""Learned vs human fingering (RP1M Sec. 4.2, Fig. 3).
+
+Train (or load) an agent with the OT fingering reward, play the piece with its final
+policy, read the fingering off the finger->key contacts (``training.evaluate.learned_fingering``)
+and compare it with *every* human annotator of that piece in PIG:
+
+* match rates (general / highest / soft, Nakamura et al. 2020) per seed, mean and 95% CI,
+  next to the humans' own leave-one-out agreement;
+* finger usage per hand, robot vs humans (the paper's Fig. 3 bars), a piano roll coloured by
+  finger, the finger confusion matrix (``fingering.plots``);
+* **reach**: which human choices the robot hand cannot copy. Two notes of one hand that
+  sound together need their two fingers as far apart as the keys are; if even the nearest
+  edges of the two keys are farther apart than the robot's widest span for that finger pair
+  (``handspec.reach.finger_reach``, forearm held still, as it must be during a chord), the
+  human fingering is infeasible for this robot (RP1M's "second timestep" example: index +
+  ring cannot reach, the agent uses thumb + little). A human finger the robot lacks (the
+  little finger of a four-finger hand) is the other kind of infeasible choice.
+
+Without PIG data (``--pig-dir`` absent) a built-in piece with its built-in fingering works as
+a single "annotator", so the pipeline runs anywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from fingering.notes import FINGER_NAMES, NoteSequence
+from handspec.errors import InputError
+from training.experiments import common
+
+ARM = "ot"
+_PIECE_RE = re.compile(r"^(?P<id>\d{1,3})(?::(?P<chunk>\d+))?$")
+_FILE_RE = re.compile(r"^(\d+)-(\d+)_fingering\.txt$")
+_OVERLAP_EPS = 1e-6
+
+
+# ------------------------------------------------------------------------------ the song
+@dataclass(frozen=True)
+class HumanSource:
+    """What the robot plays and whose fingerings it is compared with."""
+
+    train_song: str              # song spec for the environment (PIG file[:chunk] or a name)
+    piece: str                   # "008" or the built-in's name
+    files: tuple[Path, ...]      # every annotator's PIG file (empty: the song's own fingering)
+    chunk: int | None
+
+    def specs(self) -> list[tuple[str, str]]:
+        """(label, song spec) of each human fingering, in annotator order."""
+        if not self.files:
+            return [(f"{self.piece} (built-in)", self.train_song)]
+        suffix = f":{self.chunk}" if self.chunk is not None else ""
+        return [(_annotator_label(p), f"{p}{suffix}") for p in self.files]
+
+
+def _annotator_label(path: Path) -> str:
+    m = _FILE_RE.match(path.name)
+    return f"annotator {int(m.group(2))}" if m else path.stem
+
+
+def resolve_song(song: str, pig_dir: str | Path | None) -> HumanSource:
+    """``008`` / ``008:0`` (with ``pig_dir``), a PIG file path ``[:chunk]``, or a built-in piece.
+
+    A PIG piece without a chunk means chunk 0 (550 steps, RP1M's episode length). Annotators
+    are every ``NNN-*_fingering.txt`` of the piece in ``pig_dir`` (or next to the file).
+    """
+    from fingering.pig import piece_files
+    from pianoenv.songs import parse_song_spec
+
+    song = song.strip()
+    m = _PIECE_RE.match(song)
+    if m:
+        if pig_dir is None:
+            raise InputError(f"piece {song!r} needs the PIG data folder", field="--pig-dir")
+        files = piece_files(pig_dir, m["id"])
+        chunk = int(m["chunk"]) if m["chunk"] is not None else 0
+        return HumanSource(f"{files[0]}:{chunk}", files[0].name[:3], tuple(files), chunk)
+    name, chunk = parse_song_spec(song)
+    path = Path(name).expanduser()
+    if path.suffix.lower() == ".txt":
+        if not path.is_file():
+            raise InputError("no such file", file=path, field="--song")
+        fm = _FILE_RE.match(path.name)
+        if fm is None:
+            files: tuple[Path, ...] = (path,)
+        else:
+            folder = pig_dir if pig_dir is not None else path.parent
+            try:
+                files = tuple(piece_files(folder, fm.group(1)))
+            except InputError:
+                files = (path,)
+            if path.resolve() not in {p.resolve() for p in files}:
+                files = (path,) + files
+        chunk = 0 if chunk is None else chunk
+        return HumanSource(f"{path}:{chunk}", fm.group(1) if fm else path.stem, files, chunk)
+    from pianoenv.songs import load_song
+
+    seq = load_song(name)
+    if not seq.has_fingering:
+        raise InputError("this song has no human fingering to compare with; name a PIG piece "
+                         "(e.g. 008 with --pig-dir) or a built-in piece with fingering",
+                         file=name, field="--song")
+    return HumanSource(song, name, (), chunk)
+
+
+def human_fingerings(source: HumanSource, max_episode_steps: int | None,
+                     reference: NoteSequence) -> tuple[list[str], list[NoteSequence]]:
+    """Each annotator's fingering of exactly the notes the robot played.
+
+    Every file goes through the same preparation as the environment's song (stretch, trim,
+    chunk, cut), so notes match the robot's by pitch and onset; a file whose notes differ
+    is an ``InputError`` naming it.
+    """
+    from fingering.match import align
+
+    labels, seqs = [], []
+    for label, spec in source.specs():
+        notes = common.song_goals(spec, max_episode_steps).notes
+        if (align(notes, reference) < 0).any() or len(notes) != len(reference):
+            raise InputError("its notes differ from the piece the robot played (another "
+                             "version of the piece?)", file=spec, field="notes")
+        labels.append(label)
+        seqs.append(NoteSequence(notes.notes, label, notes.sustain, dict(notes.metadata)))
+    return labels, seqs
+
+
+# ------------------------------------------------------------------------------ reach
+@dataclass(frozen=True)
+class ReachConflict:
+    """A human choice the robot hand cannot copy."""
+
+    annotator: str
+    kind: str                       # "beyond reach" | "missing finger"
+    hand: str
+    time_s: float                   # onset of the later note (seconds in the played song)
+    step: int                       # control step of that onset
+    keys: tuple[str, ...]
+    human_fingers: tuple[str, ...]
+    key_gap_m: float | None         # along-keyboard gap between the keys' nearest edges
+    robot_max_span_m: float | None  # widest span of those two robot fingertips
+    robot_fingers: tuple[str, ...]  # what the robot used on the same notes ("" = not pressed)
+    robot_pressed_all: bool
+    notes: tuple[int, ...] = ()     # indices of the notes involved
+
+    def describe(self) -> str:
+        robot = ", ".join(f or "-" for f in self.robot_fingers)
+        if self.kind == "missing finger":
+            return (f"{self.annotator}, {self.hand} hand, t={self.time_s:.2f} s (step {self.step}): "
+                    f"{self.keys[0]} with the {self.human_fingers[0]}, which the robot hand "
+                    f"lacks; the robot used: {robot}")
+        return (f"{self.annotator}, {self.hand} hand, t={self.time_s:.2f} s (step {self.step}): "
+                f"{self.keys[0]}+{self.keys[1]} with {self.human_fingers[0]}+{self.human_fingers[1]} "
+                f"needs {100 * self.key_gap_m:.1f} cm, the robot's {self.human_fingers[0]}-"
+                f"{self.human_fingers[1]} span is {100 * self.robot_max_span_m:.1f} cm; "
+                f"the robot used {robot}")
+
+
+def key_gap(key_a: int, key_b: int) -> float:
+    """Along-keyboard distance between the nearest edges of two keys (m, >= 0)."""
+    from fingering import keyboard
+
+    y = keyboard.key_press_points()[:, 1]
+    black = keyboard.black_mask()
+    width = np.where(black, keyboard.BLACK_WIDTH, keyboard.WHITE_WIDTH)
+    return float(max(0.0, abs(y[key_a] - y[key_b]) - (width[key_a] + width[key_b]) / 2))
+
+
+def simultaneous_pairs(seq: NoteSequence) -> list[tuple[int, int]]:
+    """Index pairs (i < j) of notes of the same hand that sound at the same time."""
+    pairs = []
+    notes = seq.notes
+    order = sorted(range(len(notes)), key=lambda i: notes[i].onset)
+    for a, i in enumerate(order):
+        for j in order[a + 1:]:
+            if notes[j].onset >= notes[i].offset - _OVERLAP_EPS:
+                break
+            if notes[i].hand is not None and notes[i].hand == notes[j].hand:
+                pairs.append((min(i, j), max(i, j)))
+    return pairs
+
+
+def reach_conflicts(human: NoteSequence, reach, learned: NoteSequence | None, label: str,
+                    control_timestep: float = 0.05) -> tuple[list[ReachConflict], list[dict]]:
+    """Human choices infeasible for the robot, and every simultaneous pair (for the plot).
+
+    ``reach`` is a ``handspec.reach.FingerReach`` (its ``max_span`` is symmetric and the same
+    for the mirrored left hand). ``learned`` must list the same notes in the same order.
+    """
+    index = {name: i for i, name in enumerate(reach.fingers)}
+    notes = human.notes
+
+    def robot(i: int) -> str:
+        if learned is None or not learned.notes[i].fingers:
+            return ""
+        n = learned.notes[i]
+        return f"{n.hand} {FINGER_NAMES[n.finger - 1]}"
+
+    conflicts, pairs = [], []
+    for i, n in enumerate(notes):
+        if n.finger and FINGER_NAMES[n.finger - 1] not in index:
+            conflicts.append(ReachConflict(
+                label, "missing finger", n.hand or "?", round(n.onset, 4),
+                int(round(n.onset / control_timestep)), (_key_name(n.key),),
+                (FINGER_NAMES[n.finger - 1],), None, None, (robot(i),), bool(robot(i)), (i,)))
+    for i, j in simultaneous_pairs(human):
+        a, b = notes[i], notes[j]
+        if not (a.finger and b.finger) or a.finger == b.finger:
+            continue
+        fa, fb = FINGER_NAMES[a.finger - 1], FINGER_NAMES[b.finger - 1]
+        if fa not in index or fb not in index:
+            continue
+        gap = key_gap(a.key, b.key)
+        span = float(reach.max_span[index[fa], index[fb]])
+        pairs.append({"annotator": label, "hand": a.hand, "gap_m": gap, "span_m": span,
+                      "feasible": gap <= span})
+        if gap > span:
+            later = b if b.onset >= a.onset else a
+            conflicts.append(ReachConflict(
+                label, "beyond reach", a.hand or "?", round(later.onset, 4),
+                int(round(later.onset / control_timestep)),
+                (_key_name(a.key), _key_name(b.key)), (fa, fb), round(gap, 4), round(span, 4),
+                (robot(i), robot(j)), bool(robot(i) and robot(j)), (i, j)))
+    return conflicts, pairs
+
+
+def robot_pairs(learned: NoteSequence, reach) -> list[dict]:
+    """Simultaneous same-hand pairs the robot pressed with two fingers (a sanity check of
+    ``max_span``: the robot can never exceed its own reach)."""
+    index = {name: i for i, name in enumerate(reach.fingers)}
+    out = []
+    for i, j in simultaneous_pairs(learned):
+        a, b = learned.notes[i], learned.notes[j]
+        if a.finger and b.finger and a.finger != b.finger:
+            fa, fb = FINGER_NAMES[a.finger - 1], FINGER_NAMES[b.finger - 1]
+            if fa in index and fb in index:
+                gap = key_gap(a.key, b.key)
+                span = float(reach.max_span[index[fa], index[fb]])
+                out.append({"hand": a.hand, "gap_m": gap, "span_m": span, "feasible": gap <= span})
+    return out
+
+
+def _key_name(key: int) -> str:
+    from fingering.keyboard import key_name
+
+    return key_name(key)
+
+
+def plot_reach(human_pairs: list[dict], robot: list[dict], path: Path, *, title: str) -> Path:
+    """Key gap against the robot's span for each simultaneous same-hand finger pair.
+
+    Points above the diagonal are human choices the robot cannot copy."""
+    fig = common._figure(5.6, 4.4)
+    ax = fig.subplots()
+    everything = human_pairs + robot
+    top = max([p["gap_m"] for p in everything] + [p["span_m"] for p in everything] + [0.05]) * 1.1
+    ax.plot([0, top], [0, top], color="black", lw=1, ls="--", label="gap = robot span")
+    for feasible, color, text in ((True, "#0072B2", "human pair, feasible"),
+                                  (False, "#D55E00", "human pair, beyond robot reach")):
+        sel = [p for p in human_pairs if p["feasible"] == feasible]
+        if sel:
+            ax.scatter([p["span_m"] for p in sel], [p["gap_m"] for p in sel], s=18, color=color, alpha=0.7, label=text)
+    if robot:
+        ax.scatter([p["span_m"] for p in robot], [p["gap_m"] for p in robot], marker="x", s=24,
+                   color="#009E73", label="robot's own pairs")
+    ax.set(xlim=(0, top), ylim=(0, top), xlabel="robot's widest span of the finger pair (m)",
+           ylabel="gap between the two keys (m)", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    return common.save_figure(fig, path)
+
+
+# ------------------------------------------------------------------------------ experiment
+def run_fingering_experiment(song: str | None, *, pig_dir: str | Path | None = None,
+                             hand: str = "shadow_five", seeds: int = 1, steps: int = 6_000,
+                             out: str | Path | None = None, run: str | Path | None = None,
+                             max_episode_steps: int | None = None,
+                             config_file: Path | None = None, warmup_steps: int | None = None,
+                             eval_interval: int | None = None, time_budget_s: float | None = None,
+                             progress: bool = True, tensorboard: bool = True,
+                             argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Train (``seeds`` x ``steps``) or load (``run``) an OT agent and compare its fingering
+    with the human annotators of ``song``; returns the summary written to summary.json."""
+    from handspec.load import load_hand
+    from handspec.reach import finger_reach
+
+    started = time.perf_counter()
+    common.check_positive("--seeds", seeds)
+    common.check_positive("--steps", steps)
+    common.check_positive("--max-episode-steps", max_episode_steps)
+    loaded = None
+    if run is not None:
+        loaded, song, hand = _loaded_run(Path(run), song, pig_dir, hand)
+        max_episode_steps = None
+    if song is None:
+        raise InputError("name the piece (e.g. 008 with --pig-dir, or a PIG file)", field="--song")
+    source = resolve_song(song, pig_dir)
+    if loaded is not None and common.song_goals(loaded.song).notes.notes != \
+            common.song_goals(source.train_song).notes.notes:
+        raise InputError(f"the run played {loaded.song!r}, not this piece", file=run, field="--song")
+    spec = load_hand(hand)
+    played = common.song_goals(source.train_song if loaded is None else loaded.song,
+                               max_episode_steps)
+    labels, humans = human_fingerings(source, max_episode_steps, played.notes)
+
+    out = Path(out) if out is not None else Path("runs") / f"fingering_{common.song_slug(source.train_song)}"
+    base = loaded if loaded is not None else common.experiment_base_config(
+        config_file, warmup_steps=warmup_steps, eval_interval=eval_interval)
+    identity = {"song": source.train_song, "annotator_files": [p.name for p in source.files],
+                "hand": hand, "fingering": ARM, "max_episode_steps": max_episode_steps,
+                "loaded_run": str(Path(run).resolve()) if run is not None else None,
+                "base_config": common.base_identity(base)}
+    exp = common.ExperimentDir.open(out, "fingering", identity,
+                                    steps=loaded.steps if loaded is not None else steps,
+                                    seeds=[loaded.seed] if loaded is not None else range(seeds))
+    exp.log(f"command: {common.command_line(argv)}", echo=False)
+    factory = common.make_env_factory(max_episode_steps)
+    if loaded is not None:
+        runs = [_evaluate_loaded(exp, Path(run), loaded, factory)]
+    else:
+        configs = {ARM: [common.run_config(base, song=source.train_song, hand=hand, fingering=ARM,
+                                           seed=s, steps=steps) for s in range(seeds)]}
+        runs = common.run_arms(exp, configs, factory, progress=progress,
+                               time_budget_s=time_budget_s, tensorboard=tensorboard)[ARM]
+
+    reach = finger_reach(spec)
+    analysis = compare_with_humans(runs, labels, humans, reach, exp.root,
+                                   title=f"{source.piece}", hand=hand)
+    summary = {
+        "experiment": "fingering", "out": str(exp.root), "command": common.command_line(argv), "song": source.train_song,
+        "piece": source.piece, "annotators": labels,
+        "annotator_files": [p.name for p in source.files], "hand": hand, "fingering": ARM,
+        "seeds": [r.seed for r in runs], "steps_per_run": runs[0].config.steps,
+        "max_episode_steps": max_episode_steps, "notes": len(played.notes),
+        "episode_steps": played.num_steps, "train_config": base.to_dict(),
+        "loaded_run": str(run) if run is not None else None,
+        "final_f1": common.mean_ci([r.final.get("f1", math.nan) for r in runs]).to_dict(),
+        "per_seed_final_f1": [r.final.get("f1") for r in runs],
+        **analysis,
+        "budget": common.budget_record({ARM: runs}, started),
+        "runs": common.runs_table(runs), "machine": common.machine_info(),
+    }
+    common.write_json(exp.root / "summary.json", summary)
+    exp.log(f"summary: {exp.root / 'summary.json'}")
+    return summary
+
+
+def compare_with_humans(runs: Sequence[common.SeedRun], labels: Sequence[str],
+                        humans: Sequence[NoteSequence], reach, out: Path, *, title: str,
+                        hand: str) -> dict[str, Any]:
+    """Match rates (per seed, CI), human agreement, usage, plots and the reach analysis."""
+    from fingering import plots
+    from fingering.match import HANDS, finger_usage, human_agreement, match_rates
+
+    learned = [common.read_learned_fingering(r) for r in runs]
+    if any(seq is None for seq in learned):
+        raise InputError("a run has no learned fingering (the environment has no notes)",
+                         file=runs[0].path, field="final")
+    rates = [match_rates(seq, list(humans), piece=title) for seq in learned]
+    kinds = ("general", "highest", "soft")
+    match = {k: common.mean_ci([getattr(r.overall, k) for r in rates]).to_dict() for k in kinds}
+    per_hand = {h: {k: common.mean_ci([getattr(r.per_hand[h], k) for r in rates]).to_dict()
+                    for k in kinds} for h in HANDS}
+    agreement = human_agreement(list(humans), piece=title)
+    human_baseline = None if agreement is None else {
+        **{k: getattr(agreement.overall, k) for k in kinds},
+        "per_hand": {h: {k: getattr(agreement.per_hand[h], k) for k in kinds} for h in HANDS}}
+
+    best = int(np.nanargmax([r.final.get("f1", math.nan) if r.final.get("f1") is not None
+                             else -1.0 for r in runs]))
+    shown, shown_rates = learned[best], rates[best]
+    robot_label = f"robot ({hand}, OT, seed {runs[best].seed})"
+    files = {
+        "finger_usage": plots.plot_finger_usage(list(humans), shown, out / "finger_usage.png",
+                                                title=f"{title}: finger usage",
+                                                machine_label=robot_label),
+        "piano_roll": plots.plot_piano_roll(humans[0], shown, out / "piano_roll.png",
+                                            labels=(labels[0], robot_label),
+                                            title=f"{title}: fingering by finger"),
+        "confusion": plots.plot_confusion(shown_rates.confusion, out / "confusion.png",
+                                          title=f"{title}: human finger vs robot finger",
+                                          machine_label="robot"),
+    }
+    conflicts, human_pairs = [], []
+    for label, seq in zip(labels, humans):
+        c, p = reach_conflicts(seq, reach, shown, label)
+        conflicts += c
+        human_pairs += p
+    own = robot_pairs(shown, reach)
+    files["reach"] = plot_reach(human_pairs, own, out / "reach.png",
+                                title=f"{title}: human chords vs {hand}'s reach")
+    example = next((c for c in conflicts if c.kind == "beyond reach" and c.robot_pressed_all),
+                   next((c for c in conflicts if c.kind == "beyond reach"), None))
+    differing = _differing_notes(shown, humans)
+    explained = _explained_by_reach(differing, conflicts, list(labels))
+    reach_summary = {
+        "robot_fingers": list(reach.fingers),
+        "max_span_m": np.round(reach.max_span, 4).tolist(),
+        "human_simultaneous_pairs": len(human_pairs),
+        "human_pairs_beyond_reach": sum(1 for c in conflicts if c.kind == "beyond reach"),
+        "human_notes_with_missing_finger": sum(1 for c in conflicts if c.kind == "missing finger"),
+        "robot_pairs": len(own), "robot_pairs_beyond_own_reach": sum(not p["feasible"] for p in own),
+        "differing_note_annotator_pairs": differing["count"],
+        "differing_explained_by_reach": explained,
+        "example": None if example is None else {**asdict(example), "text": example.describe()},
+        "conflicts": [{**asdict(c), "text": c.describe()} for c in conflicts[:200]],
+    }
+    usage_robot = np.mean([finger_usage([s]) for s in learned], axis=0)
+    table = _table(match, per_hand, human_baseline, len(humans))
+    common.atomic_write_text(out / "table.md", table)
+    return {
+        "match": match, "match_per_hand": per_hand,
+        "per_seed_match": [{k: getattr(r.overall, k) for k in kinds} | {"seed": run.seed}
+                           for r, run in zip(rates, runs)],
+        "human_agreement": human_baseline,
+        "finger_usage": {"rows": list(HANDS), "columns": list(FINGER_NAMES),
+                         "humans_pooled": finger_usage(list(humans)).round(4).tolist(),
+                         "robot_mean_over_seeds": usage_robot.round(4).tolist()},
+        "confusion_seed": runs[best].seed, "confusion_right_left": shown_rates.confusion.tolist(),
+        "reach": reach_summary, "table_markdown": table,
+        "plots": {k: str(v) for k, v in files.items()},
+    }
+
+
+def _differing_notes(learned: NoteSequence, humans: Sequence[NoteSequence]) -> dict[str, Any]:
+    """(note index, annotator index) where the robot's hand+finger differs from the human's."""
+    pairs = []
+    for a, seq in enumerate(humans):
+        for i, (r, h) in enumerate(zip(learned.notes, seq.notes)):
+            if h.finger and (r.hand != h.hand or r.finger != h.finger):
+                pairs.append((i, a))
+    return {"count": len(pairs), "pairs": pairs}
+
+
+def _explained_by_reach(differing: dict[str, Any], conflicts: Sequence[ReachConflict],
+                        labels: Sequence[str]) -> int:
+    """How many differing (note, annotator) pairs are part of an infeasible human choice."""
+    flagged = {(i, labels.index(c.annotator)) for c in conflicts for i in c.notes}
+    return sum(1 for pair in differing["pairs"] if tuple(pair) in flagged)
+
+
+def _table(match: dict, per_hand: dict, human: dict | None, annotators: int) -> str:
+    def cell(d: dict) -> str:
+        if d.get("mean") is None:
+            return "n/a"
+        half = d.get("ci_half_width")
+        return f"{100 * d['mean']:.1f}%" + (f" +- {100 * half:.1f}" if half is not None else "")
+
+    rows = [["robot (OT) vs humans", cell(match["general"]), cell(match["highest"]),
+             cell(match["soft"]), cell(per_hand["right"]["general"]), cell(per_hand["left"]["general"])]]
+    if human is not None:
+        rows.append([f"humans vs each other (leave-one-out, {annotators} annotators)",
+                     f"{100 * human['general']:.1f}%", f"{100 * human['highest']:.1f}%",
+                     f"{100 * human['soft']:.1f}%", f"{100 * human['per_hand']['right']['general']:.1f}%",
+                     f"{100 * human['per_hand']['left']['general']:.1f}%"])
+    return common.markdown_table(["fingering", "general match", "highest", "soft",
+                                  "right hand (general)", "left hand (general)"], rows)
+
+
+def _loaded_run(run: Path, song: str | None, pig_dir, hand: str):
+    """The saved config of a ``pianohands train`` run (its song and hand win)."""
+    from training.config import TrainConfig
+
+    if not (run / "config.json").is_file():
+        raise InputError("not a run directory (no config.json)", file=run, field="--run")
+    config = TrainConfig.load(run / "config.json")
+    return config, song if song is not None else config.song, config.hand
+
+
+def _evaluate_loaded(exp: common.ExperimentDir, run: Path, config, factory) -> common.SeedRun:
+    import json
+
+    try:
+        summary = json.loads((run / "summary.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        summary = {}
+    seed_run = common.SeedRun("loaded", config.seed, run, "loaded", summary, config)
+    final_dir = exp.run_dir("loaded", config.seed)
+    exp.log(f"evaluating the final policy of {run}")
+    common.final_evaluation(seed_run, None, factory, out_dir=final_dir)
+    return seed_run
