@@ -222,6 +222,97 @@ def collect_command(
                f"{_fmt(result.steps_per_s, 0)} steps/s")
 
 
+# --------------------------------------------------------------------------- rp1m
+def _parse_train_args(items: list[str], steps: int | None) -> dict:
+    """``--train-arg KEY=VALUE`` (JSON values; ``agent.KEY`` for DroQ fields) -> overrides."""
+    out: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InputError(f"expected KEY=VALUE, got {item!r}", field="--train-arg")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        if key.startswith("agent."):
+            out.setdefault("agent", {})[key[len("agent."):]] = parsed
+        else:
+            out[key] = parsed
+    if steps is not None:
+        out["steps"] = steps
+    return out
+
+
+def rp1m_command(
+    songs: Annotated[str, typer.Option(
+        "--songs", help="Comma-separated songs (name, name:chunk, .mid, PIG file, "
+                        "music21:<path>), @FILE with one per line, 'builtin' or 'music21'.")],
+    out: Annotated[Path, typer.Option("--out", help="Pipeline directory (manifest, runs, data).")],
+    hand: Annotated[str, typer.Option(help="Hand name or YAML path.")] = "shadow_five",
+    specialist: Annotated[str, typer.Option(
+        help="droq (RP1M), random / zero (no training), or package.module:attr.")] = "droq",
+    steps: Annotated[Optional[int], typer.Option(
+        min=1, help="Training steps per chunk (default: RP1M's 8M).")] = None,
+    train_arg: Annotated[Optional[list[str]], typer.Option(
+        "--train-arg", help="TrainConfig override KEY=VALUE (JSON value; agent.KEY for the "
+                            "agent), repeatable, e.g. --train-arg batch_size=128")] = None,
+    fingering: Annotated[str, typer.Option(help="ot | human | none")] = "ot",
+    max_chunks: Annotated[Optional[int], typer.Option(
+        min=1, help="At most this many chunks per song (from the start).")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="At most this many songs.")] = None,
+    min_f1: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Keep a specialist if its evaluation F1 reaches this (RP1M: 0.75).")] = 0.75,
+    eval_episodes: Annotated[int, typer.Option(min=1, help="Evaluation episodes.")] = 1,
+    episodes: Annotated[int, typer.Option(min=1, help="Rollouts to collect per chunk.")] = 500,
+    seed: Annotated[int, typer.Option(help="Seed of training, evaluation and collection.")] = 0,
+    commit_every: Annotated[int, typer.Option(min=1, help="Episodes per atomic commit.")] = 25,
+    backend: Annotated[str, typer.Option(help="local | ray")] = "local",
+    workers: Annotated[int, typer.Option(
+        min=0, help="local: worker processes (0 = in this process); ray without --address: "
+                    "CPUs of the private cluster.")] = 1,
+    address: Annotated[Optional[str], typer.Option(
+        help="ray: cluster address (auto, host:6379, ray://host:10001).")] = None,
+    cpus_per_task: Annotated[float, typer.Option(help="CPUs declared per chunk task.")] = 1.0,
+    gpus_per_task: Annotated[float, typer.Option(help="GPUs declared per chunk task.")] = 0.0,
+    retries: Annotated[int, typer.Option(min=0, help="Retries of a failed chunk task.")] = 2,
+) -> None:
+    """RP1M's dataset pipeline: per song chunk train, evaluate, keep if F1 >= threshold,
+    collect; a manifest records everything and reruns skip finished chunks."""
+    from training.pipeline import make_backend, plan, read_song_list, run_pipeline
+
+    if backend == "local" and address is not None:
+        raise InputError("--address is for --backend ray", field="--address")
+    song_list = read_song_list(songs)[:limit]
+    tasks = plan(song_list, hand=hand, out=out, max_chunks=max_chunks, specialist=specialist,
+                 fingering=fingering, train=_parse_train_args(train_arg or [], steps),
+                 eval_episodes=eval_episodes, min_f1=min_f1, episodes=episodes, seed=seed,
+                 commit_every=commit_every)
+    runner = make_backend(backend, workers=workers, address=address,
+                          cpus_per_task=cpus_per_task, gpus_per_task=gpus_per_task)
+
+    def show(entry: dict, n: int, total: int) -> None:
+        status = entry.get("status")
+        what = (f"eval F1 {_fmt(entry.get('eval_f1'))}, {entry.get('demos', 0)} demos"
+                if status != "failed" else entry.get("error", ""))
+        secs = (entry.get("wall_time_s") or {}).get("total")
+        typer.echo(f"[{n}/{total}] {entry['song']}: {status} ({what})"
+                   + (f" in {secs:.0f} s" if secs is not None else "")
+                   + (f" after {entry['attempts']} attempts" if entry.get("attempts", 1) > 1 else ""))
+
+    typer.echo(f"{len(tasks)} chunks, backend {runner.name}; output in {out}")
+    with _sigterm_as_exit():
+        report = run_pipeline(tasks, runner, retries=retries, on_entry=show)
+    typer.echo(f"{len(report.skipped)} already done, {report.count('collected')} collected, "
+               f"{report.count('rejected')} rejected (F1 < {min_f1}), {report.failed} failed; "
+               f"manifest {report.manifest}")
+    if report.failed:
+        typer.echo(f"error: {report.failed} chunk task{'s' if report.failed > 1 else ''} failed "
+                   f"(see 'errors' in {report.manifest}); rerun to retry them", err=True)
+        raise typer.Exit(code=1)
+
+
 def register_collect(app: typer.Typer) -> None:
     """Add the top-level ``collect`` and ``rp1m`` commands to ``app``."""
     app.command("collect", no_args_is_help=True)(collect_command)
+    app.command("rp1m", no_args_is_help=True)(rp1m_command)
