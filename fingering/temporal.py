@@ -139,3 +139,7 @@ def fingering_from_trajectories(seq: NoteSequence, fingertips: np.ndarray, times
                 votes[i][labels[col]] += 1
                 first_seen[i].setdefault(labels[col], t[s])
     return _assign(seq, dict(votes), dict(first_seen))
+
+
+from_trajectories = fingering_from_trajectories  # the short name used in the design notes
+from_contacts = fingering_from_contacts
