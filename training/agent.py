@@ -13,6 +13,7 @@ the config, the module definitions) lives in ``DroQ``.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, NamedTuple
 
 import flax
@@ -72,8 +73,25 @@ class DroQ:
         self.actor_tx = adam(config.actor_lr)
         self.critic_tx = adam(config.critic_lr)
         self.temp_tx = adam(config.temp_lr)
-        self.update = jax.jit(self._update_many, donate_argnums=(0,))
-        self._act = jax.jit(self._act_impl, static_argnames=("deterministic",))
+
+    # Agents with equal configs and sizes are interchangeable: they share jit caches (the
+    # jitted functions below take the agent as a static argument), so a second agent with the
+    # same config, e.g. in a test or an evaluation, does not compile again.
+    def _key(self) -> tuple:
+        return (self.config, self.dense_dim, self.num_bits, self.action_dim)
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DroQ) and self._key() == other._key()
+
+    def update(self, state: AgentState, batches: Batch) -> tuple[AgentState, dict]:
+        """``n`` gradient updates (one per slice of the batches' leading axis) in one call.
+
+        ``state`` is donated: its buffers are reused for the result, so do not use it again.
+        """
+        return _update_jit(self, state, batches)
 
     # ------------------------------------------------------------------ construction
     def dummy_obs(self, batch: int = 1) -> Obs:
@@ -81,6 +99,10 @@ class DroQ:
                    jnp.full((batch, 1), self.num_bits, jnp.int32))
 
     def init(self, seed: int) -> AgentState:
+        """Fresh parameters and optimiser states from ``seed`` (jitted: one compile per config)."""
+        return _init_jit(self, jnp.asarray(seed, jnp.uint32))
+
+    def _init_impl(self, seed: jax.Array) -> AgentState:
         rng = jax.random.PRNGKey(seed)
         rng, actor_key, critic_key = jax.random.split(rng, 3)
         obs = self.dummy_obs()
@@ -102,8 +124,8 @@ class DroQ:
         The sampling key is ``fold_in(key, step)`` inside the jitted call: acting needs no
         mutable RNG state, so a resumed run draws the same actions as an uninterrupted one.
         """
-        return self._act(state.actor, obs, key, jnp.asarray(step, jnp.uint32),
-                         deterministic=deterministic)
+        return _act_jit(self, state.actor, obs, key, jnp.asarray(step, jnp.uint32),
+                        deterministic)
 
     def _act_impl(self, actor: Params, obs: Obs, key: jax.Array, step: jax.Array,
                   deterministic: bool) -> jax.Array:
@@ -119,28 +141,39 @@ class DroQ:
         state, metrics = jax.lax.scan(self._update_one, state, batches)
         return state, jax.tree.map(lambda m: m[-1], metrics)
 
+    def td_target(self, state: AgentState, batch: Batch, key: jax.Array,
+                  dropout_key: jax.Array) -> jax.Array:
+        """r + gamma * d * (min_i Q'_i(s', a') - temp * log pi(a'|s')), a' ~ pi(s').
+
+        The target critics run with dropout on (as in DroQ / robopianist-rl); ``d`` is the
+        environment's discount (1 at a time-limit end, so such ends bootstrap).
+        """
+        mean, log_std = self.actor_def.apply({"params": state.actor}, batch.next_obs)
+        next_action, next_logp = tanh_gaussian_sample(key, mean, log_std)
+        next_qs = self.critic_def.apply({"params": state.target_critic}, batch.next_obs,
+                                        next_action, True, rngs={"dropout": dropout_key})
+        bootstrap = self.config.discount * batch.discount
+        target = batch.reward + bootstrap * next_qs.min(axis=0)
+        if self.config.backup_entropy:
+            target = target - bootstrap * jnp.exp(state.log_temp) * next_logp
+        return jax.lax.stop_gradient(target)
+
+    def critic_loss(self, params: Params, batch: Batch, target: jax.Array, key: jax.Array
+                    ) -> tuple[jax.Array, jax.Array]:
+        """Mean squared TD error over the ensemble and the batch; aux: mean Q."""
+        qs = self.critic_def.apply({"params": params}, batch.obs, batch.action, True,
+                                   rngs={"dropout": key})
+        return ((qs - target) ** 2).mean(), qs.mean()
+
     def _update_one(self, state: AgentState, batch: Batch) -> tuple[AgentState, dict]:
         cfg = self.config
         rng, k_next, k_target_drop, k_critic_drop, k_actor, k_actor_drop = jax.random.split(
             state.rng, 6)
         temp = jnp.exp(state.log_temp)
 
-        # --- critic: TD target from the target critics (dropout on, min over the ensemble).
-        mean, log_std = self.actor_def.apply({"params": state.actor}, batch.next_obs)
-        next_action, next_logp = tanh_gaussian_sample(k_next, mean, log_std)
-        next_qs = self.critic_def.apply({"params": state.target_critic}, batch.next_obs,
-                                        next_action, True, rngs={"dropout": k_target_drop})
-        bootstrap = cfg.discount * batch.discount
-        target = batch.reward + bootstrap * next_qs.min(axis=0)
-        if cfg.backup_entropy:
-            target = target - bootstrap * temp * next_logp
-        target = jax.lax.stop_gradient(target)
-
-        def critic_loss_fn(params: Params) -> tuple[jax.Array, jax.Array]:
-            qs = self.critic_def.apply({"params": params}, batch.obs, batch.action, True,
-                                       rngs={"dropout": k_critic_drop})
-            return ((qs - target) ** 2).mean(), qs.mean()
-
+        # --- critic: regress on the TD target of the target critics.
+        target = self.td_target(state, batch, k_next, k_target_drop)
+        critic_loss_fn = partial(self.critic_loss, batch=batch, target=target, key=k_critic_drop)
         (critic_loss, q_mean), grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(
             state.critic)
         updates, critic_opt = self.critic_tx.update(grads, state.critic_opt, state.critic)
@@ -182,3 +215,8 @@ class DroQ:
 def ema(online: Params, target: Params, tau: float) -> Params:
     """Target-network update: target <- tau * online + (1 - tau) * target."""
     return jax.tree.map(lambda o, t: tau * o + (1.0 - tau) * t, online, target)
+
+
+_init_jit = jax.jit(DroQ._init_impl, static_argnums=(0,))
+_update_jit = jax.jit(DroQ._update_many, static_argnums=(0,), donate_argnums=(1,))
+_act_jit = jax.jit(DroQ._act_impl, static_argnums=(0, 5))

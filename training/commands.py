@@ -19,6 +19,7 @@ import typer
 
 from handspec.errors import InputError
 from training.config import DroQConfig, TrainConfig
+from training.jaxcache import enable_compilation_cache
 
 # Fields that may change when resuming: they alter the schedule, not the learning problem.
 RESUMABLE_FIELDS = ("steps", "eval_interval", "eval_episodes", "log_interval",
@@ -120,6 +121,7 @@ def train_command(**options: Any) -> None:
     tensorboard = options.pop("tensorboard")
     minutes = options.pop("time_budget_minutes")
     run, agent = overrides_from_options(options)
+    enable_compilation_cache()
     if resume:
         saved_path = out / "config.json"
         if not saved_path.is_file():
@@ -188,6 +190,7 @@ def eval_command(
     """Play the song with the trained policy: F1, learned fingering (PIG), plots, video."""
     from training.evaluate import evaluate_run
 
+    enable_compilation_cache()
     report = evaluate_run(run, pig=pig, song=song, out=out, video=video,
                           size=(width, height), checkpoint=checkpoint)
     typer.echo(f"F1 {report['f1']:.3f}  precision {report['precision']:.3f}  "
@@ -210,6 +213,7 @@ def demo_command(
     """Train on a short built-in piece for a few CPU minutes; F1 curve, fingering, summary."""
     from training.demo import run_demo
 
+    enable_compilation_cache()
     summary = run_demo(out, minutes=minutes, song=song, hand=hand, fingering=fingering,
                        seed=seed, steps=steps, progress=progress)
     typer.echo(f"{out}: final F1 {summary['final_f1']:.3f} vs random policy "

@@ -71,18 +71,38 @@ def dropout_keep_mask(key: jax.Array, shape: tuple[int, ...], rate: float) -> ja
     return (x >= threshold).reshape(shape)
 
 
+GATHER_UNROLL = 8
+
+
+def _slot_groups(active: jax.Array, num_rows: int) -> jax.Array:
+    """(B, K) -> (G, B, 8): slots in groups of ``GATHER_UNROLL``, padded with ``num_rows``."""
+    batch, k = active.shape
+    groups = -(-k // GATHER_UNROLL)
+    pad = groups * GATHER_UNROLL - k
+    if pad:
+        active = jnp.concatenate([active, jnp.full((batch, pad), num_rows, active.dtype)], axis=1)
+    return active.reshape(batch, groups, GATHER_UNROLL).transpose(1, 0, 2)
+
+
 @jax.custom_vjp
 def gather_rows_sum(kernel: jax.Array, active: jax.Array) -> jax.Array:
     """``one_hot(active).sum(1) @ kernel`` as a sum of gathered rows: (D, W), (B, K) -> (B, W).
 
-    Indices equal to ``D`` (padding) contribute nothing. One gather-add per slot ``k``
-    (unrolled: K is small and static) keeps XLA:CPU from materialising a (B, K, W) tensor;
-    the backward pass scatter-adds the output gradient into the rows it read.
+    Indices equal to ``D`` (padding) contribute nothing. Slots are visited in groups of 8
+    (a ``fori_loop`` over groups, 8 gather-adds unrolled inside): XLA:CPU fuses each group
+    into one pass without materialising a (B, K, W) tensor, and the program stays small
+    (fast to compile). The backward pass scatter-adds the output gradient into the rows read.
     """
-    out = jnp.zeros((active.shape[0], kernel.shape[1]), kernel.dtype)
-    for k in range(active.shape[1]):
-        out = out + jnp.take(kernel, active[:, k], axis=0, mode="fill", fill_value=0.0)
-    return out
+    groups = _slot_groups(jnp.asarray(active), kernel.shape[0])
+
+    def body(g: jax.Array, out: jax.Array) -> jax.Array:
+        idx = groups[g]
+        for j in range(GATHER_UNROLL):
+            out = out + jnp.take(kernel, idx[:, j], axis=0, mode="fill", fill_value=0.0)
+        return out
+
+    init = jnp.zeros((active.shape[0], kernel.shape[1]), kernel.dtype)
+    return jax.lax.fori_loop(0, groups.shape[0], body, init)
 
 
 def _gather_rows_sum_fwd(kernel: jax.Array, active: jax.Array):
@@ -91,10 +111,15 @@ def _gather_rows_sum_fwd(kernel: jax.Array, active: jax.Array):
 
 def _gather_rows_sum_bwd(residual, grad_out: jax.Array):
     kernel, active = residual
-    grad = jnp.zeros_like(kernel)
-    for k in range(active.shape[1]):
-        grad = grad.at[active[:, k]].add(grad_out, mode="drop")
-    return grad, None
+    groups = _slot_groups(jnp.asarray(active), kernel.shape[0])
+
+    def body(g: jax.Array, grad: jax.Array) -> jax.Array:
+        idx = groups[g]
+        for j in range(GATHER_UNROLL):
+            grad = grad.at[idx[:, j]].add(grad_out, mode="drop")
+        return grad
+
+    return jax.lax.fori_loop(0, groups.shape[0], body, jnp.zeros_like(kernel)), None
 
 
 gather_rows_sum.defvjp(_gather_rows_sum_fwd, _gather_rows_sum_bwd)
