@@ -38,6 +38,10 @@ Warmup = Annotated[Optional[int], typer.Option(
     "--warmup-steps", help="uniform-random steps before learning (default 1000)")]
 EvalInterval = Annotated[Optional[int], typer.Option(
     "--eval-interval", help="steps between evaluations, the points of the F1 curves (default 1000)")]
+HiddenDims = Annotated[Optional[str], typer.Option(
+    "--hidden-dims", help="agent MLP widths, e.g. 256,256 (default: Table 4's 256,256,256)")]
+BatchSize = Annotated[Optional[int], typer.Option(
+    "--batch-size", help="minibatch size (default: Table 4's 256)")]
 ConfigFile = Annotated[Optional[Path], typer.Option(
     "--config", help="base TrainConfig (a run's config.json) for every run: agent and schedule")]
 Minutes = Annotated[Optional[float], typer.Option(
@@ -51,6 +55,20 @@ def _minutes(value: Optional[float]) -> Optional[float]:
     if value <= 0:
         raise InputError(f"must be > 0 minutes, got {value}", field="--time-budget")
     return 60.0 * value
+
+
+def _agent(hidden_dims: Optional[str], batch_size: Optional[int]) -> dict:
+    """--hidden-dims / --batch-size as keyword arguments (parsed like 'pianohands train')."""
+    from training.commands import _parse_hidden_dims
+
+    out: dict = {}
+    if hidden_dims is not None:
+        out["hidden_dims"] = _parse_hidden_dims(hidden_dims)
+    if batch_size is not None:
+        if batch_size < 1:
+            raise InputError(f"must be >= 1, got {batch_size}", field="--batch-size")
+        out["batch_size"] = batch_size
+    return out
 
 
 def _argv() -> list[str]:
@@ -74,6 +92,8 @@ def fingering_command(
     max_episode_steps: MaxSteps = None,
     warmup_steps: Warmup = None,
     eval_interval: EvalInterval = None,
+    hidden_dims: HiddenDims = None,
+    batch_size: BatchSize = None,
     config: ConfigFile = None,
     time_budget: Minutes = None,
     progress: Progress = True,
@@ -85,7 +105,7 @@ def fingering_command(
         song, pig_dir=pig_dir, hand=hand, seeds=seeds, steps=steps, out=out, run=run,
         max_episode_steps=max_episode_steps, config_file=config, warmup_steps=warmup_steps,
         eval_interval=eval_interval, time_budget_s=_minutes(time_budget), progress=progress,
-        argv=_argv())
+        argv=_argv(), **_agent(hidden_dims, batch_size))
     typer.echo(summary["table_markdown"])
     reach = summary["reach"]
     typer.echo(f"final F1 {summary['final_f1']['mean']:.3f}; human pairs beyond the robot's reach: "
@@ -110,6 +130,8 @@ def cross_embodiment_command(
     max_episode_steps: MaxSteps = None,
     warmup_steps: Warmup = None,
     eval_interval: EvalInterval = None,
+    hidden_dims: HiddenDims = None,
+    batch_size: BatchSize = None,
     config: ConfigFile = None,
     time_budget: Minutes = None,
     progress: Progress = True,
@@ -121,7 +143,8 @@ def cross_embodiment_command(
     summary = run_cross_embodiment(
         song, names, seeds=seeds, steps=steps, out=out, max_episode_steps=max_episode_steps,
         config_file=config, warmup_steps=warmup_steps, eval_interval=eval_interval,
-        time_budget_s=_minutes(time_budget), progress=progress, argv=_argv())
+        time_budget_s=_minutes(time_budget), progress=progress, argv=_argv(),
+        **_agent(hidden_dims, batch_size))
     typer.echo(summary["table_markdown"])
     _echo_files(summary)
 
@@ -139,6 +162,8 @@ def fig2_command(
     max_episode_steps: MaxSteps = None,
     warmup_steps: Warmup = None,
     eval_interval: EvalInterval = None,
+    hidden_dims: HiddenDims = None,
+    batch_size: BatchSize = None,
     config: ConfigFile = None,
     time_budget: Minutes = None,
     progress: Progress = True,
@@ -150,7 +175,8 @@ def fig2_command(
         song, hand=hand, arms=_split_names(arms, None, "--arms") or list(ARMS), seeds=seeds,
         steps=steps, out=out, max_episode_steps=max_episode_steps, config_file=config,
         warmup_steps=warmup_steps, eval_interval=eval_interval,
-        time_budget_s=_minutes(time_budget), progress=progress, argv=_argv())
+        time_budget_s=_minutes(time_budget), progress=progress, argv=_argv(),
+        **_agent(hidden_dims, batch_size))
     typer.echo(summary["table_markdown"])
     _echo_files(summary)
 

@@ -33,7 +33,7 @@ import shlex
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -234,8 +234,11 @@ class ExperimentDir:
         write_json(record_path, record)
         return cls(root, record)
 
+    def arm_dir(self, arm: str) -> Path:
+        return self.root / arm_slug(arm)
+
     def run_dir(self, arm: str, seed: int) -> Path:
-        return self.root / arm / f"seed_{seed}"
+        return self.arm_dir(arm) / f"seed_{seed}"
 
     def log(self, message: str, echo: bool = True) -> None:
         """Appends a timestamped line to ``experiment.log`` (and prints it to stderr)."""
@@ -246,25 +249,35 @@ class ExperimentDir:
             print(line, file=sys.stderr, flush=True)
 
 
+def arm_slug(arm: str) -> str:
+    """Folder name of an arm: a hand given as a YAML path becomes its file stem."""
+    name = Path(arm).stem if arm.endswith((".yaml", ".yml")) or "/" in arm else arm
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "arm"
+
+
 def _short(value: Any) -> str:
     text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
 # ------------------------------------------------------------------------------ configs
-def experiment_base_config(config_file: Path | None = None, **schedule: Any) -> TrainConfig:
+def experiment_base_config(config_file: Path | None = None, *,
+                           hidden_dims: Sequence[int] | None = None,
+                           **schedule: Any) -> TrainConfig:
     """The TrainConfig every run of an experiment starts from.
 
     RP1M Table 4 for the agent; the schedule is shortened for CPU budgets (warm-up, eval
     every ``eval_interval``, a replay no larger than the budget, saved with each checkpoint
     so resuming is exact). ``config_file`` (a config.json) replaces the defaults; explicit
-    ``schedule`` values (``None`` = keep) override both.
+    values (``None`` = keep: ``hidden_dims`` for the agent, any run field in ``schedule``
+    such as ``warmup_steps``, ``eval_interval``, ``batch_size``) override both.
     """
     base = TrainConfig.load(config_file) if config_file else TrainConfig(
         warmup_steps=1_000, eval_interval=1_000, log_interval=500, checkpoint_interval=2_000,
         keep_checkpoints=1, save_replay=True)
     changes = {k: v for k, v in schedule.items() if v is not None}
-    return base.replace(**changes).validate(config_file)
+    agent = base.agent if hidden_dims is None else replace(base.agent, hidden_dims=tuple(hidden_dims))
+    return base.replace(**changes, agent=agent).validate(config_file)
 
 
 def run_config(base: TrainConfig, *, song: str, hand: str, fingering: str, seed: int,
@@ -338,6 +351,18 @@ def song_slug(song: str) -> str:
     stem = stem.rsplit(".", 1)[0] if stem.endswith((".mid", ".midi", ".txt")) else stem
     slug = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem) or "song"
     return f"{slug}_{chunk}" if chunk else slug
+
+
+def check_hand(name: str, flag: str):
+    """``load_hand`` for a CLI flag: an unknown name's error names the flag."""
+    from handspec.load import load_hand
+
+    try:
+        return load_hand(name)
+    except InputError as exc:
+        if exc.file is None and exc.field is None:
+            raise InputError(exc.message, field=flag) from None
+        raise
 
 
 def check_positive(name: str, value: int | None, minimum: int = 1) -> None:
@@ -499,7 +524,7 @@ def random_baseline(exp: ExperimentDir, arm: str, config: TrainConfig, env_facto
     """F1 of the uniform-random policy on the arm's environment: the floor to beat (cached)."""
     from training.rollout import random_policy, run_episode
 
-    path = exp.root / arm / "random_policy.json"
+    path = exp.arm_dir(arm) / "random_policy.json"
     cached = _read_summary(path)
     if cached is not None and cached.get("episodes") == episodes:
         return cached

@@ -31,6 +31,7 @@ def run_cross_embodiment(song: str, hands: Sequence[str] = DEFAULT_HANDS, *, see
                          steps: int = 6_000, out: str | Path | None = None,
                          max_episode_steps: int | None = None, config_file: Path | None = None,
                          warmup_steps: int | None = None, eval_interval: int | None = None,
+                         batch_size: int | None = None, hidden_dims: Sequence[int] | None = None,
                          time_budget_s: float | None = None, progress: bool = True,
                          tensorboard: bool = True, env_factory: common.EnvFactory | None = None,
                          argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -44,7 +45,8 @@ def run_cross_embodiment(song: str, hands: Sequence[str] = DEFAULT_HANDS, *, see
     _check(song, hands, seeds, steps, max_episode_steps, env_factory is None)
     out = Path(out) if out is not None else Path("runs") / f"cross_embodiment_{common.song_slug(song)}"
     base = common.experiment_base_config(config_file, warmup_steps=warmup_steps,
-                                         eval_interval=eval_interval)
+                                         eval_interval=eval_interval, batch_size=batch_size,
+                                         hidden_dims=hidden_dims)
     identity = {"song": song, "hands": hands, "fingering": "ot",
                 "max_episode_steps": max_episode_steps, "base_config": common.base_identity(base)}
     exp = common.ExperimentDir.open(out, "cross-embodiment", identity, steps=steps,
@@ -62,15 +64,17 @@ def run_cross_embodiment(song: str, hands: Sequence[str] = DEFAULT_HANDS, *, see
 
     plots = {
         "f1_curves": common.plot_f1_bands(
-            {h: r.band for h, r in results.items()}, exp.root / "f1_curves.png",
+            {common.arm_slug(h): r.band for h, r in results.items()}, exp.root / "f1_curves.png",
             title=f"{song}: F1 vs steps per hand (mean, 95% CI)"),
         "final_f1": common.plot_f1_bars(
-            {h: r.final_f1 for h, r in results.items()},
-            {h: r.per_seed_final for h, r in results.items()}, exp.root / "final_f1.png",
+            {common.arm_slug(h): r.final_f1 for h, r in results.items()},
+            {common.arm_slug(h): r.per_seed_final for h, r in results.items()},
+            exp.root / "final_f1.png",
             title=f"{song}: final F1 after {steps} steps"),
     }
     if any(u is not None for u in usage.values()):
-        plots["finger_usage"] = plot_usage_by_hand(usage, exp.root / "finger_usage.png",
+        plots["finger_usage"] = plot_usage_by_hand({common.arm_slug(h): u for h, u in usage.items()},
+                                                   exp.root / "finger_usage.png",
                                                    title=f"{song}: fingers the policies used")
     table = results_table(hands, results, randoms, usage, fingers)
     common.atomic_write_text(exp.root / "table.md", table)
@@ -100,14 +104,17 @@ def _check(song: str, hands: list[str], seeds: int, steps: int, max_episode_step
     duplicates = sorted({h for h in hands if hands.count(h) > 1})
     if duplicates:
         raise InputError(f"hand {duplicates[0]!r} is listed twice", field="--hands")
+    slugs = [common.arm_slug(h) for h in hands]
+    clash = sorted({h for h, s in zip(hands, slugs) if slugs.count(s) > 1})
+    if clash:
+        raise InputError(f"hands {', '.join(clash)} would share the folder "
+                         f"{common.arm_slug(clash[0])!r}; rename one file", field="--hands")
     common.check_positive("--seeds", seeds)
     common.check_positive("--steps", steps)
     common.check_positive("--max-episode-steps", max_episode_steps)
     if real_env:  # fail on a bad name now, not after the first hand has trained
-        from handspec.load import load_hand
-
         for hand in hands:
-            load_hand(hand)
+            common.check_hand(hand, "--hands")
         common.song_goals(song, max_episode_steps)
 
 
@@ -142,7 +149,7 @@ def results_table(hands: Sequence[str], results: dict[str, common.ArmResult],
     rows = []
     for h in hands:
         r = results[h]
-        rows.append([f"`{h}`", len(fingers[h]), r.final_f1.format(), r.best_f1.format(),
+        rows.append([f"`{common.arm_slug(h)}`", len(fingers[h]), r.final_f1.format(), r.best_f1.format(),
                      " ".join(f"{v:.3f}" for v in r.per_seed_final),
                      f"{randoms[h].get('f1', math.nan):.3f}",
                      usage_text(usage[h], 0, fingers[h]), usage_text(usage[h], 1, fingers[h]),

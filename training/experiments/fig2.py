@@ -28,6 +28,7 @@ def run_fig2(song: str, *, hand: str = "shadow_five", arms: Sequence[str] = ARMS
              steps: int = 6_000, out: str | Path | None = None,
              max_episode_steps: int | None = None, config_file: Path | None = None,
              warmup_steps: int | None = None, eval_interval: int | None = None,
+             batch_size: int | None = None, hidden_dims: Sequence[int] | None = None,
              time_budget_s: float | None = None, progress: bool = True, tensorboard: bool = True,
              env_factory: common.EnvFactory | None = None,
              argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -37,7 +38,8 @@ def run_fig2(song: str, *, hand: str = "shadow_five", arms: Sequence[str] = ARMS
     _check(song, hand, arms, seeds, steps, max_episode_steps, env_factory is None)
     out = Path(out) if out is not None else Path("runs") / f"fig2_{common.song_slug(song)}"
     base = common.experiment_base_config(config_file, warmup_steps=warmup_steps,
-                                         eval_interval=eval_interval)
+                                         eval_interval=eval_interval, batch_size=batch_size,
+                                         hidden_dims=hidden_dims)
     identity = {"song": song, "hand": hand, "arms": arms, "max_episode_steps": max_episode_steps,
                 "base_config": common.base_identity(base)}
     exp = common.ExperimentDir.open(out, "fig2", identity, steps=steps, seeds=range(seeds))
@@ -90,9 +92,7 @@ def _check(song: str, hand: str, arms: list[str], seeds: int, steps: int,
     common.check_positive("--steps", steps)
     common.check_positive("--max-episode-steps", max_episode_steps)
     if real_env:
-        from handspec.load import load_hand
-
-        load_hand(hand)
+        common.check_hand(hand, "--hand")
         goals = common.song_goals(song, max_episode_steps)
         if "human" in arms and not goals.notes.has_fingering:
             raise InputError("the human arm needs a fingering for every note; use a PIG file or "

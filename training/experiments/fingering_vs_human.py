@@ -281,12 +281,12 @@ def run_fingering_experiment(song: str | None, *, pig_dir: str | Path | None = N
                              out: str | Path | None = None, run: str | Path | None = None,
                              max_episode_steps: int | None = None,
                              config_file: Path | None = None, warmup_steps: int | None = None,
-                             eval_interval: int | None = None, time_budget_s: float | None = None,
+                             eval_interval: int | None = None, batch_size: int | None = None,
+                             hidden_dims: Sequence[int] | None = None, time_budget_s: float | None = None,
                              progress: bool = True, tensorboard: bool = True,
                              argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Train (``seeds`` x ``steps``) or load (``run``) an OT agent and compare its fingering
     with the human annotators of ``song``; returns the summary written to summary.json."""
-    from handspec.load import load_hand
     from handspec.reach import finger_reach
 
     started = time.perf_counter()
@@ -303,14 +303,15 @@ def run_fingering_experiment(song: str | None, *, pig_dir: str | Path | None = N
     if loaded is not None and common.song_goals(loaded.song).notes.notes != \
             common.song_goals(source.train_song).notes.notes:
         raise InputError(f"the run played {loaded.song!r}, not this piece", file=run, field="--song")
-    spec = load_hand(hand)
+    spec = common.check_hand(hand, "--hand")
     played = common.song_goals(source.train_song if loaded is None else loaded.song,
                                max_episode_steps)
     labels, humans = human_fingerings(source, max_episode_steps, played.notes)
 
     out = Path(out) if out is not None else Path("runs") / f"fingering_{common.song_slug(source.train_song)}"
     base = loaded if loaded is not None else common.experiment_base_config(
-        config_file, warmup_steps=warmup_steps, eval_interval=eval_interval)
+        config_file, warmup_steps=warmup_steps, eval_interval=eval_interval,
+        batch_size=batch_size, hidden_dims=hidden_dims)
     identity = {"song": source.train_song, "annotator_files": [p.name for p in source.files],
                 "hand": hand, "fingering": ARM, "max_episode_steps": max_episode_steps,
                 "loaded_run": str(Path(run).resolve()) if run is not None else None,
