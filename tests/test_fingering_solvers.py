@@ -203,10 +203,12 @@ def test_batch_jax_matches_looped_jv_with_padding(shape):
     batch, k, f = shape
     kv = rng.random((batch, k)) < 0.8
     fv = rng.random((batch, f)) < 0.9
-    costs[rng.random(shape) < 0.05] = np.inf
+    costs[rng.random(shape) < 0.1] = np.inf
+    costs[0, :, 1:] = np.inf  # problem 0: every key needs finger 0 -> infeasible
+    kv[0], fv[0] = True, True
     got = solve_batch(costs, kv, fv, method="jax", allow_infeasible=True)
     ref = solve_batch(costs, kv, fv, method="jv", allow_infeasible=True)
-    assert (got.feasible == ref.feasible).all()
+    assert (got.feasible == ref.feasible).all() and not ref.feasible[0]
     ok = ref.feasible
     np.testing.assert_allclose(got.cost[ok], ref.cost[ok], atol=1e-9)
     assert np.isinf(got.cost[~ok]).all()
