@@ -175,6 +175,33 @@ def test_resume_refuses_a_different_collection(tmp_path):
     assert err.value.field == "song"
 
 
+def test_mismatched_file_is_replaced_when_asked(tmp_path):
+    path = tmp_path / "d.h5"
+    write(path, 3)
+    w = DemoWriter(path, make_meta(seed=8), replace_mismatched=True)
+    w.open()
+    assert w.replaced == "seed" and w.num_committed == 0
+    w.add(make_episode(np.random.default_rng(0)))
+    w.commit()
+    w.release()
+    with DemoFile(path) as df:
+        assert df.num_demos == 1 and df.meta.seed == 8
+    same = DemoWriter(path, make_meta(seed=8), replace_mismatched=True)
+    same.open()  # identical collection: resumed, not replaced
+    assert same.replaced is None and same.num_committed == 1
+    same.release()
+
+
+def test_context_manager_keeps_complete_episodes_on_error(tmp_path):
+    path = tmp_path / "d.h5"
+    with pytest.raises(RuntimeError):
+        with DemoWriter(path, make_meta(), commit_every=100) as w:
+            w.add(make_episode(np.random.default_rng(0)))
+            raise RuntimeError("policy crashed")
+    with DemoFile(path) as df:
+        assert df.num_demos == 1
+
+
 def test_overwrite_replaces_only_at_first_commit(tmp_path):
     path = tmp_path / "d.h5"
     write(path, 3)

@@ -121,6 +121,25 @@ def test_below_threshold_is_rejected_without_data(tmp_path):
     assert entry["eval_f1"] < 0.99 and entry["dataset"] is None
 
 
+def test_raising_the_threshold_sets_earlier_data_aside(tmp_path):
+    run_pipeline(tiny(tmp_path), InlineBackend())
+    report = run_pipeline(tiny(tmp_path, min_f1=0.99), InlineBackend())
+    assert report.count("rejected") == 2
+    entry = Manifest.load(tmp_path).tasks["demo_short-c000"]
+    assert entry["stale_dataset"] == "data/demo_short-c000.h5.rejected"
+    assert not list((tmp_path / "data").glob("*.h5"))
+    assert (tmp_path / entry["stale_dataset"]).is_file()
+
+
+def test_a_new_specialist_replaces_the_old_data(tmp_path):
+    run_pipeline(tiny(tmp_path), InlineBackend())
+    report = run_pipeline(tiny(tmp_path, specialist="zero"), InlineBackend())
+    assert report.count("collected") == 2
+    for entry in report.finished:
+        with DemoFile(tmp_path / entry["dataset"]) as df:
+            assert df.meta.policy["kind"] == "baseline:zero" and df.num_demos == 2
+
+
 def test_transient_failures_are_retried_and_recorded(tmp_path):
     report = run_pipeline(tiny(tmp_path, specialist="test_pipeline_plugins:Flaky"),
                           InlineBackend(), retries=1)

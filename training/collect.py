@@ -224,14 +224,17 @@ class CollectResult:
 
 
 def collect(source: PolicySource, out: str | Path, episodes: int, *, seed: int = 0,
-            commit_every: int = 25, overwrite: bool = False, compression: str | None = "gzip",
-            progress: bool = True,
+            commit_every: int = 25, overwrite: bool = False, replace_mismatched: bool = False,
+            compression: str | None = "gzip", progress: bool = True,
             on_episode: Callable[[int, Episode], None] | None = None) -> CollectResult:
     """Write ``episodes`` rollouts of ``source`` to ``out``, resuming after the demos there.
 
     Episode ``i`` is seeded with ``episode_seed(seed, i)``. Buffered episodes are committed
     every ``commit_every`` episodes, at the end, and when the loop is left by an exception
     (Ctrl-C, SIGTERM turned into SystemExit): a kill loses at most the uncommitted ones.
+    An existing ``out`` from another collection (other policy, seed, song...) is an
+    ``InputError``, unless ``overwrite`` (start afresh) or ``replace_mismatched`` (start
+    afresh only if it differs; the pipeline's choice when a specialist was retrained).
     """
     env, policy = source.env, source.policy
     if episodes < 1:
@@ -245,35 +248,31 @@ def collect(source: PolicySource, out: str | Path, episodes: int, *, seed: int =
     f1s: list[float] = []
     steps = 0
     writer = DemoWriter(out, meta, commit_every=commit_every, overwrite=overwrite,
-                        compression=compression)
-    writer.open()
-    first = writer.num_committed
-    bar = None
-    try:
+                        replace_mismatched=replace_mismatched, compression=compression)
+    with writer:  # commits buffered (complete) episodes even if the loop is interrupted
+        first = writer.num_committed
+        bar = None
         if progress and first < episodes:
             from tqdm import tqdm
 
             bar = tqdm(total=episodes, initial=first, unit="ep", dynamic_ncols=True,
                        desc=f"collect {meta.song_name}", smoothing=0.1, mininterval=1.0)
-        for i in range(first, episodes):
-            ep = rollout(env, policy, episode_seed(seed, i))
-            writer.add(ep)
-            steps += ep.num_steps
-            f1s.append(ep.metrics["f1"])
-            if on_episode is not None:
-                on_episode(i, ep)
-            if bar is not None:
-                bar.set_postfix_str(f"F1 {np.mean(f1s):.3f} | "
-                                    f"{steps / (time.perf_counter() - start):.0f} steps/s",
-                                    refresh=False)
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
         try:
-            writer.commit()  # every buffered episode is complete, whatever stopped the loop
+            for i in range(first, episodes):
+                ep = rollout(env, policy, episode_seed(seed, i))
+                writer.add(ep)
+                steps += ep.num_steps
+                f1s.append(ep.metrics["f1"])
+                if on_episode is not None:
+                    on_episode(i, ep)
+                if bar is not None:
+                    bar.set_postfix_str(f"F1 {np.mean(f1s):.3f} | "
+                                        f"{steps / (time.perf_counter() - start):.0f} steps/s",
+                                        refresh=False)
+                    bar.update(1)
         finally:
-            writer.release()
+            if bar is not None:
+                bar.close()
     return CollectResult(out, writer.num_committed, writer.num_committed - first, steps,
                          time.perf_counter() - start,
                          float(np.mean(f1s)) if f1s else float("nan"), out.stat().st_size)

@@ -217,7 +217,8 @@ class DemoWriter:
     """
 
     def __init__(self, path: str | Path, meta: DatasetMeta, *, commit_every: int = 25,
-                 overwrite: bool = False, compression: str | None = "gzip"):
+                 overwrite: bool = False, replace_mismatched: bool = False,
+                 compression: str | None = "gzip"):
         if commit_every < 1:
             raise InputError(f"must be >= 1, got {commit_every}", field="commit_every")
         self.path = Path(path)
@@ -231,6 +232,8 @@ class DemoWriter:
         self._fresh = True  # no committed file of ours yet (missing, or being overwritten)
         self._lock_fd: int | None = None
         self._overwrite = overwrite
+        self._replace_mismatched = replace_mismatched
+        self.replaced: str | None = None  # why an existing file is being replaced, if it is
 
     # ---------------------------------------------------------------- lifecycle
     def __enter__(self) -> "DemoWriter":
@@ -241,6 +244,11 @@ class DemoWriter:
         try:
             if exc_type is None:
                 self.commit()
+            else:  # buffered episodes are complete: keep them, whatever stopped the caller
+                try:
+                    self.commit()
+                except Exception:  # noqa: BLE001 - the caller's error is the one to report
+                    pass
         finally:
             self.release()
 
@@ -260,10 +268,16 @@ class DemoWriter:
                 stale.unlink(missing_ok=True)  # a killed writer's uncommitted copy
             if self.path.exists() and not self._overwrite:
                 with DemoFile(self.path) as existing:
-                    self._check_identity(existing.meta)
+                    differs = self._identity_difference(existing.meta)
+                    if differs is not None and not self._replace_mismatched:
+                        raise differs
                     self._committed = existing.num_demos
                     self._total = existing.total_steps
-                self._fresh = False
+                if differs is None:
+                    self._fresh = False
+                else:  # replaced at the first commit; until then the old file stays
+                    self.replaced = differs.field
+                    self._committed = self._total = 0
         except BaseException:
             self.release()
             raise
@@ -275,14 +289,17 @@ class DemoWriter:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def _check_identity(self, existing: DatasetMeta) -> None:
+    def _identity_difference(self, existing: DatasetMeta) -> InputError | None:
+        """The error naming the first identity field that differs, or None if all match
+        (compared as JSON, so tuples equal lists and NaN equals NaN)."""
         have, want = existing.identity(), self.meta.identity()
         for key in want:
-            if have.get(key) != want[key]:
-                raise InputError(
+            if json.dumps(have.get(key), sort_keys=True) != json.dumps(want[key], sort_keys=True):
+                return InputError(
                     f"exists and was collected with a different {key} ({have.get(key)!r}, "
                     f"now {want[key]!r}); choose another --out or pass --overwrite",
                     file=self.path, field=key)
+        return None
 
     # ---------------------------------------------------------------- writing
     @property
@@ -422,6 +439,10 @@ class DemoFile:
         self._f.close()
 
     @property
+    def data_group(self) -> h5py.Group:
+        return self._data
+
+    @property
     def demo_names(self) -> list[str]:
         return list(self._names)
 
@@ -534,7 +555,7 @@ def verify_file(path: str | Path, *, deep: bool = True) -> VerifyReport:
     path = Path(path)
     report = VerifyReport(path)
     with DemoFile(path) as df:
-        meta, data = df.meta, df._data
+        meta, data = df.meta, df.data_group
         if spec_json_hash(meta.hand_spec) != meta.hand_hash:
             report.add("data.attrs.hand_hash", "does not match the stored hand_spec")
         if len(meta.obs_dims) != len(meta.obs_keys):

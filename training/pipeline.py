@@ -207,8 +207,10 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     }
     if scores["f1"] >= task.min_f1:
         _set_deterministic(source, False)
+        # a file from an earlier specialist of this chunk (retrained, other settings) is
+        # replaced: the data must come from the specialist that passed the evaluation
         collect(source, task.data_path, task.episodes, seed=task.seed,
-                commit_every=task.commit_every, progress=False)
+                commit_every=task.commit_every, replace_mismatched=True, progress=False)
         with DemoFile(task.data_path) as df:
             f1 = [float(df.group(i).attrs["f1"]) for i in range(df.num_demos)]
             entry.update(status="collected", dataset=_rel(task.data_path, task.out),
@@ -216,6 +218,10 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
                          dataset_bytes=df.nbytes())
     else:
         entry["status"] = "rejected"
+        if task.data_path.exists():  # collected by an earlier specialist that passed
+            stale = task.data_path.with_name(task.data_path.name + ".rejected")
+            os.replace(task.data_path, stale)
+            entry["stale_dataset"] = _rel(stale, task.out)
     end = time.perf_counter()
     entry["wall_time_s"] = {"train": round(t_train - start, 3), "eval": round(t_eval - t_train, 3),
                             "collect": round(end - t_eval, 3), "total": round(end - start, 3)}
