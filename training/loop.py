@@ -95,11 +95,14 @@ class Trainer:
         self.tensorboard = tensorboard
         self.time_budget_s = time_budget_s
         self.on_eval = on_eval
-        self._prepare_dir()
+        self._check_dir()
 
         self.rngs = seed_streams(config.seed)
-        self.env = self.env_factory(config, self.rngs["env"])
-        self.eval_env = self.env_factory(config, self.rngs["eval_env"])
+        self.env = self.env_factory(config, self.rngs["env"])  # bad song/hand fail here,
+        self.eval_env = self.env_factory(config, self.rngs["eval_env"])  # before any write
+        if not resume:
+            self.paths.root.mkdir(parents=True, exist_ok=True)
+            self.config.save(self.paths.config)
         layout, action_dim = self.env.layout, self.env.action_dim
         self.agent = DroQ(config.agent, layout.dense_dim, layout.num_bits, action_dim)
         self.state = self.agent.init(config.seed)
@@ -118,18 +121,17 @@ class Trainer:
             self._restore()
 
     # ------------------------------------------------------------------ set-up
-    def _prepare_dir(self) -> None:
+    def _check_dir(self) -> None:
         root = self.paths.root
         if self.resume:
             if not self.paths.config.is_file():
                 raise InputError("nothing to resume: no config.json in the run directory",
                                  file=root, field="resume")
-            return
-        if self.paths.config.exists() or ckpt.list_checkpoints(self.paths.checkpoints):
+        elif self.paths.config.exists() or ckpt.list_checkpoints(self.paths.checkpoints):
             raise InputError("a run already exists here; pass --resume to continue it or "
                              "choose a new --out", file=root, field="out")
-        root.mkdir(parents=True, exist_ok=True)
-        self.config.save(self.paths.config)
+        elif root.exists() and not root.is_dir():
+            raise InputError("exists and is not a directory", file=root, field="out")
 
     def _restore(self) -> None:
         with warnings.catch_warnings(record=True) as caught:

@@ -1,0 +1,72 @@
+"""Learned fingering from the contact log, and its alignment with a human PIG fingering."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fingering.notes import Note, NoteSequence
+from fingering.pig import read_pig, write_pig
+from handspec.errors import InputError
+from training.evaluate import learned_fingering, transfer_to
+
+
+def song() -> tuple[NoteSequence, np.ndarray]:
+    notes = NoteSequence.from_notes([
+        Note(60, 0.0, 0.5, hand="right", fingers=(1,)),
+        Note(64, 0.5, 1.0, hand="right", fingers=(3,)),
+        Note(48, 0.0, 1.0, hand="left", fingers=(5,)),
+        Note(60, 1.0, 1.5, hand="right", fingers=(1,)),
+    ], name="toy")
+    # sorted by (onset, pitch): 48@0, 60@0, 64@0.5, 60@1.0
+    steps = np.array([[0, 20], [0, 10], [10, 20], [20, 30]])
+    return notes, steps
+
+
+def test_each_note_gets_the_finger_that_struck_its_key():
+    notes, steps = song()
+    contacts = [
+        (2, "right", "index", 39),            # key 39 = C4 (60): first contact -> index
+        (3, "right", "thumb", 39), (4, "right", "thumb", 39), (5, "right", "thumb", 39),
+        (11, "right", "middle", 43),          # E4 (64)
+        (0, "left", "little", 27),            # C3 (48)
+        (25, "right", "ring", 39),            # the second C4
+        (40, "right", "ring", 43),            # outside every span of E4: ignored
+    ]
+    learned = learned_fingering(notes, steps, contacts)
+    assert [(n.pitch, n.hand, n.fingers) for n in learned.notes] == [
+        (48, "left", (5,)), (60, "right", (2,)), (64, "right", (3,)), (60, "right", (4,))]
+
+
+def test_unpressed_notes_have_no_finger_and_ties_go_to_the_most_frequent():
+    notes, steps = song()
+    contacts = [(1, "right", "thumb", 39), (1, "right", "index", 39), (2, "right", "index", 39)]
+    learned = learned_fingering(notes, steps, contacts)
+    assert learned.notes[1].fingers == (2,)                       # index: seen twice
+    assert [n.fingers for n in learned.notes if n.pitch != 60 or n.onset > 0] == [(), (), ()]
+
+
+def test_learned_fingering_writes_a_readable_pig_file(tmp_path):
+    notes, steps = song()
+    learned = learned_fingering(notes, steps, [(0, "left", "little", 27)])
+    back = read_pig(write_pig(learned, tmp_path / "learned_fingering.txt"))
+    assert [(n.pitch, n.hand, n.fingers) for n in back.notes][0] == (48, "left", (5,))
+    assert all(n.fingers == () for n in back.notes[1:])  # PIG "0": no finger
+
+
+def test_transfer_maps_by_pitch_order_across_time_stretch():
+    human, _ = song()
+    stretched = NoteSequence.from_notes(
+        [Note(n.pitch, 1.25 * n.onset + 0.3, 1.25 * n.offset + 0.3, hand=n.hand,
+              fingers=(2,)) for n in human.notes], name="played")
+    moved = transfer_to(human, stretched, "human.txt")
+    assert [n.onset for n in moved.notes] == [n.onset for n in human.notes]
+    assert all(n.fingers == (2,) for n in moved.notes)
+
+
+def test_transfer_rejects_another_piece():
+    human, _ = song()
+    other = NoteSequence.from_notes([Note(70 + i, i, i + 1, hand="right") for i in range(4)])
+    with pytest.raises(InputError) as err:
+        transfer_to(human, other, "other.txt")
+    assert err.value.field == "--pig" and err.value.file == "other.txt"
