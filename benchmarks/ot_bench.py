@@ -10,7 +10,9 @@ Two tables, every ratio measured in the same run:
    and looping raw ``scipy.optimize.linear_sum_assignment``, for B in {1, 64, 1024}.
 
 Costs come from random fingertip positions and real key press points (metres). Timings
-are the median over repeats after warm-up (JIT compilation excluded and reported apart).
+are the median over repeats after warm-up (JIT compilation excluded and reported apart);
+in the batched table the contenders are interleaved within each repeat and the ratios are
+medians of per-repeat ratios, so load changes on a shared machine affect them alike.
 Run: ``.venv/bin/python benchmarks/ot_bench.py [--repeats N] [--json out.json]``.
 The machine load is printed with the results: on a shared 2-vCPU box numbers move.
 """
@@ -102,13 +104,22 @@ def bench_batch(rng: np.random.Generator, repeats: int) -> list[dict]:
         ref = solve_batch(costs, valid, method="jv")
         assert np.allclose(jax_res.cost, ref.cost, atol=1e-9), "jax disagrees with jv"
         inner = max(1, 256 // batch)
-        t_jax = median_time(lambda: solve_batch(costs, valid, method="jax"), repeats, inner)
-        t_jv = median_time(lambda: [solve(s, method="jv") for s in subs], repeats, inner)
-        t_raw = median_time(lambda: [linear_sum_assignment(s) for s in subs], repeats, inner)
-        rows.append({"batch": batch, "jax_solves_per_s": batch / t_jax,
-                     "loop_jv_solves_per_s": batch / t_jv,
-                     "loop_scipy_solves_per_s": batch / t_raw,
-                     "jax_over_loop_jv": t_jv / t_jax, "jax_over_loop_scipy": t_raw / t_jax,
+        # Interleave the three contenders within every repeat, so that load changes on a
+        # shared machine hit all of them alike; ratios are medians of per-repeat ratios.
+        samples = {"jax": [], "jv": [], "raw": []}
+        for _ in range(repeats):
+            samples["jax"].append(median_time(
+                lambda: solve_batch(costs, valid, method="jax"), 1, inner))
+            samples["jv"].append(median_time(
+                lambda: [solve(s, method="jv") for s in subs], 1, inner))
+            samples["raw"].append(median_time(
+                lambda: [linear_sum_assignment(s) for s in subs], 1, inner))
+        t = {k: statistics.median(v) for k, v in samples.items()}
+        ratio = lambda k: statistics.median(a / b for a, b in zip(samples[k], samples["jax"]))  # noqa: E731
+        rows.append({"batch": batch, "jax_solves_per_s": batch / t["jax"],
+                     "loop_jv_solves_per_s": batch / t["jv"],
+                     "loop_scipy_solves_per_s": batch / t["raw"],
+                     "jax_over_loop_jv": ratio("jv"), "jax_over_loop_scipy": ratio("raw"),
                      "first_call_s": compile_s})
     return rows
 
