@@ -68,6 +68,20 @@ def test_settings_change_the_fingerprint_and_learning_changes_the_run(tmp_path):
     assert a.run_dir != other_lr.run_dir    # another learning problem gets its own
 
 
+def test_slugs_of_library_songs_and_files():
+    assert slugify("music21:bach/bwv66.6", 0) == "music21_bach_bwv66.6-c000"
+    assert slugify("music21:bach/bwv66.4", 0) != slugify("music21:bach/bwv66.6", 0)
+    assert slugify("/data/pig/001-1_fingering.txt", 2) == "001-1_fingering-c002"
+    assert slugify("songs/My Song.MID", 0) == "My_Song-c000"
+
+
+def test_music21_library_songs_plan_into_chunks(tmp_path):
+    songs = read_song_list("music21")
+    assert len(songs) > 100 and all(s.startswith("music21:") for s in songs)
+    tasks = plan(["music21:bach/bwv66.6"], hand="shadow_five", out=tmp_path, specialist="random")
+    assert [t.slug for t in tasks][:1] == ["music21_bach_bwv66.6-c000"]
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.text(min_size=1, max_size=120), st.integers(0, 999))
 def test_slugs_are_safe_file_names(song, chunk):

@@ -40,6 +40,7 @@ from training.collect import PolicySource, collect, rollout
 from training.dataset import DemoFile, episode_seed
 
 MANIFEST_VERSION = 1
+SONG_FILE_SUFFIXES = (".mid", ".midi", ".txt")  # MIDI and PIG files (pianoenv.songs.loading)
 DONE = ("collected", "rejected")
 # TrainConfig fields that change the schedule, not what is learned: a run may resume with
 # new values of these (training/commands.py's RESUMABLE_FIELDS, plus the step budget).
@@ -52,7 +53,7 @@ def slugify(song: str, chunk: int) -> str:
     """A file-system-safe name for a song chunk: ``music21:bach/bwv66.6`` chunk 0 ->
     ``music21_bach_bwv66.6-c000``; paths keep their file name."""
     name = song
-    if "/" in song and Path(song).suffix:  # a file path: its stem is the readable part
+    if Path(song).suffix.lower() in SONG_FILE_SUFFIXES:  # a file: its stem is the readable part
         name = Path(song).stem
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "song"
     return f"{safe[:80]}-c{chunk:03d}"
