@@ -23,7 +23,7 @@ demo: $(STAMP) check-system
 	$(VENV)/bin/pianohands demo --out runs/demo
 
 test: $(STAMP) check-system
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --nbmake tests notebooks $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(PY) $$b || exit $$?; done
