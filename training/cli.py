@@ -7,6 +7,7 @@ heavy dependencies inside the commands, so ``pianohands --help`` stays fast.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -30,21 +31,21 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    # (module, attribute, sub-command name or None for top-level commands via register(app))
+    """Attach every package's sub-app (``name``) or top-level commands (``register`` fn)."""
+    if app.registered_groups or app.registered_commands:
+        return  # main() may run many times in one process (tests)
     subapps = (("handspec.cli", "app", "hand"), ("pianoenv.cli", "song_app", "song"),
                ("fingering.cli", "app", "fingering"), ("pianoenv.env_cli", "app", "env"),
-               ("training.commands", None, None))
+               ("training.dataset_cli", "dataset_app", "dataset"),
+               ("training.experiment_cli", "experiment_app", "experiment"),
+               ("training.commands", "register", None),
+               ("training.dataset_cli", "register_collect", None))
     for module, attr, name in subapps:
-        try:
-            mod = __import__(module, fromlist=["_"])
-        except ModuleNotFoundError as exc:  # a layer not built yet must not break the rest
-            if exc.name != module:
-                raise
-            continue
-        if attr is None:
-            mod.register(app)
-        elif hasattr(mod, attr):
-            app.add_typer(getattr(mod, attr), name=name)
+        member = getattr(importlib.import_module(module), attr)
+        if name is None:
+            member(app)
+        else:
+            app.add_typer(member, name=name)
 
 
 def fail(message: str) -> "typer.Exit":
