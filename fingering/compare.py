@@ -26,7 +26,8 @@ import numpy as np
 
 from fingering.match import HANDS, PieceMatch, human_agreement, match_rates, summarize
 from fingering.notes import NoteSequence
-from fingering.pig import atomic_write_text, list_pieces, normalize_piece_id, piece_files, read_pig
+from handspec.atomic import write_text
+from fingering.pig import list_pieces, normalize_piece_id, piece_files, read_pig
 from handspec.errors import InputError
 from handspec.reach import FingerReach
 
@@ -183,10 +184,10 @@ def write_outputs(results: dict[str, MethodResult], out_dir: str | Path, *,
                              p.overall.general, p.overall.highest, p.overall.soft]
                             + [getattr(p.per_hand[h], k) for h in HANDS
                                for k in ("general", "highest", "soft")])
-    written.append(atomic_write_text(out / "compare.csv", buf.getvalue()))
+    written.append(write_text(out / "compare.csv", buf.getvalue()))
     summary = {label: {"all": res.summary(), "seconds": res.seconds}
                for label, res in results.items()}
-    written.append(atomic_write_text(out / "summary.json", json.dumps(summary, indent=2)))
+    written.append(write_text(out / "summary.json", json.dumps(summary, indent=2)))
     if not plots:
         return written
     from fingering.plots import plot_confusion, plot_finger_usage, plot_piano_roll

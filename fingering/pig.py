@@ -25,15 +25,14 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from fingering.keyboard import key_name
 from fingering.notes import HIGHEST_PITCH, LOWEST_PITCH, Note, NoteSequence
 from handspec.errors import InputError
+from handspec.atomic import write_text
 
 PIG_VERSION_LINE = "//Version: PianoFingering_v170101"
 FINGERING_DIR = "FingeringFiles"
@@ -168,25 +167,9 @@ def format_pig(seq: NoteSequence) -> str:
     return "\n".join(lines) + "\n"
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temp file in the same directory and ``os.replace``,
-    so a crash never leaves a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_pig(seq: NoteSequence, path: str | Path) -> Path:
     """Write ``seq`` as a PIG fingering file, atomically. Every note needs a hand."""
-    return atomic_write_text(path, format_pig(seq))
+    return write_text(path, format_pig(seq))
 
 
 # ------------------------------------------------------------------------ the dataset

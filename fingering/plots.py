@@ -6,13 +6,12 @@ same in every figure (``FINGER_COLORS``, Okabe-Ito colour-blind-safe palette, th
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from handspec.atomic import atomic_output
 from fingering.match import HANDS, finger_usage
 from fingering.notes import FINGER_NAMES, NoteSequence
 
@@ -31,15 +30,8 @@ def _figure(width: float, height: float):
 
 def _save(fig, path: str | Path) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

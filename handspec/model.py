@@ -14,7 +14,6 @@ import numpy as np
 from dm_control import mjcf
 
 from handspec.build import Side, build_hand, side_prefix
-from handspec.reach import FingerReach
 from handspec.spec import HandSpec
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from dm_control import mjcf
 
+from handspec.atomic import atomic_output
 from handspec.model import HandModel
 from handspec.spec import HandSpec
 
@@ -83,8 +84,6 @@ def render_png(root: mjcf.RootElement, out: str | Path, *, camera: str | int = 0
         renderer.update_scene(data, camera=camera)
         pixels = renderer.render()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    iio.imwrite(tmp, pixels)
-    os.replace(tmp, out)
+    with atomic_output(out) as tmp:
+        iio.imwrite(tmp, pixels)
     return out

@@ -18,15 +18,14 @@ Drum tracks are ignored. Fingering is not stored in MIDI files.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fingering.notes import Hand, Note, NoteSequence
 from handspec.errors import InputError
+from handspec.atomic import atomic_output
 
 if TYPE_CHECKING:  # pragma: no cover
     import pretty_midi
@@ -134,12 +133,6 @@ def write_midi(seq: NoteSequence, path: str | Path) -> Path:
     if not path.parent.is_dir():
         raise InputError("folder does not exist", file=path.parent, field="--out")
     midi = to_pretty_midi(seq)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        midi.write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp:
+        midi.write(str(tmp))
     return path

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from fingering.keyboard import key_name
 from handspec.errors import InputError
+from handspec.atomic import atomic_output
 from pianoenv.songs.goals import SongGoals
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
@@ -61,12 +60,6 @@ def plot_piano_roll(goals: SongGoals, out: str | Path, *, title: str | None = No
     ax.grid(axis="x", alpha=0.3)
     ax.set_title(title or f"{goals.name}: red = right hand, blue = left, green = sustain")
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
-    os.close(fd)
-    try:
+    with atomic_output(out) as tmp:
         fig.savefig(tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out
