@@ -5,10 +5,17 @@ Public API: ``load_hand``, ``available_hands``, ``build_hand``, ``HandModel``,
 MuJoCo; the build functions do, when called.
 """
 
-from handspec.errors import InputError
-from handspec.load import available_hands, load_hand, spec_hash
-from handspec.reach import FingerReach, finger_reach
-from handspec.spec import CANONICAL_FINGERS, HandSpec
+import os
+
+# MuJoCo picks its GL backend when it is first imported; default to headless EGL (no X
+# server needed) unless the user chose one. Without this, importing mujoco on a machine with
+# no display prints GLFW warnings.
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from handspec.errors import InputError  # noqa: E402
+from handspec.load import available_hands, load_hand, spec_hash  # noqa: E402
+from handspec.reach import FingerReach, finger_reach  # noqa: E402
+from handspec.spec import CANONICAL_FINGERS, HandSpec  # noqa: E402
 
 
 def build_hand(spec, side="right"):
