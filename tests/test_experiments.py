@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import numpy as np
 import pytest
@@ -183,25 +184,44 @@ def test_fig2_summary_resume_and_extension(tmp_path, TINY):
     assert json.loads((out / "experiment.json").read_text())["seeds"] == [0, 1]
 
 
-def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, TINY):
+class SlowFakeEnv(FakePianoEnv):
+    """5 ms a step: a 40-step run outlasts a 50 ms session budget whatever the machine."""
+
+    def step(self, action):
+        time.sleep(0.005)
+        return super().step(action)
+
+
+def test_session_budget_stops_and_the_next_session_resumes(tmp_path, TINY):
     out = tmp_path / "x"
+    slow = {**TINY, "env_factory": lambda config, rng: TrainingEnv(SlowFakeEnv(num_steps=20, seed=rng))}
     first = run_cross_embodiment("demo_short", ["hand_a", "hand_b"], seeds=1, out=out,
-                                 time_budget_s=0.0, **TINY)
-    assert all(r["steps"] < 40 and not r["finished"] for r in first["runs"])
+                                 time_budget_s=0.05, **slow)
+    # the first run stops at once with a checkpoint, the second waits for the next session
+    assert _statuses(first) == [("hand_a", 0, "trained"), ("hand_b", 0, "pending")]
+    assert first["runs"][0]["steps"] < 40 and not first["runs"][0]["finished"]
+    assert first["runs"][1]["steps"] is None
+    assert first["results"]["hand_b"]["final_f1"]["n"] == 0
+    assert "next session" in (out / "experiment.log").read_text()
     second = run_cross_embodiment("demo_short", ["hand_a", "hand_b"], seeds=1, out=out, **TINY)
-    assert _statuses(second) == [("hand_a", 0, "resumed"), ("hand_b", 0, "resumed")]
+    assert _statuses(second) == [("hand_a", 0, "resumed"), ("hand_b", 0, "trained")]
     assert all(r["steps"] == 40 and r["finished"] for r in second["runs"])
     table = (out / "table.md").read_text()
     assert "`hand_a`" in table and "`hand_b`" in table
     assert second["results"]["hand_a"]["final_f1"]["n"] == 1
 
 
-def test_changed_experiment_is_refused(tmp_path, TINY):
+def test_changed_experiment_is_refused_but_arms_may_be_added(tmp_path, TINY):
     out = tmp_path / "y"
     run_fig2("demo_short", arms=["none"], seeds=1, out=out, **TINY)
+    more = run_fig2("demo_short", arms=["none", "ot"], seeds=1, out=out, **TINY)
+    assert _statuses(more) == [("none", 0, "done"), ("ot", 0, "trained")]
     with pytest.raises(InputError) as err:
-        run_fig2("demo_short", arms=["ot"], seeds=1, out=out, **TINY)
-    assert err.value.field == "arms"
+        run_fig2("demo_short", hand="shadow_four", arms=["ot"], seeds=1, out=out, **TINY)
+    assert err.value.field == "hand"
+    with pytest.raises(InputError) as err:
+        run_fig2("twinkle", arms=["ot"], seeds=1, out=out, **TINY)
+    assert err.value.field == "song"
     with pytest.raises(InputError) as err:
         run_fig2("demo_short", arms=["none"], seeds=1, out=out, **{**TINY, "eval_interval": 10})
     assert err.value.field == "base_config"

@@ -45,7 +45,8 @@ BatchSize = Annotated[Optional[int], typer.Option(
 ConfigFile = Annotated[Optional[Path], typer.Option(
     "--config", help="base TrainConfig (a run's config.json) for every run: agent and schedule")]
 Minutes = Annotated[Optional[float], typer.Option(
-    "--time-budget", help="minutes per run; a run stopped by it resumes on the next invocation")]
+    "--time-budget", help="minutes for this invocation: the current run stops with a checkpoint, "
+                          "later runs wait; the same command again continues")]
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="progress bars and log lines")]
 
 
@@ -108,11 +109,13 @@ def fingering_command(
         argv=_argv(), **_agent(hidden_dims, batch_size))
     typer.echo(summary["table_markdown"])
     reach = summary["reach"]
-    typer.echo(f"final F1 {summary['final_f1']['mean']:.3f}; human pairs beyond the robot's reach: "
-               f"{reach['human_pairs_beyond_reach']} of {reach['human_simultaneous_pairs']}; "
-               f"notes with a finger it lacks: {reach['human_notes_with_missing_finger']}")
-    if reach["example"]:
-        typer.echo(f"example: {reach['example']['text']}")
+    if reach is not None:
+        typer.echo(f"final F1 {summary['final_f1']['mean']:.3f}; human pairs beyond the robot's "
+                   f"reach: {reach['human_pairs_beyond_reach']} of "
+                   f"{reach['human_simultaneous_pairs']}; notes with a finger it lacks: "
+                   f"{reach['human_notes_with_missing_finger']}")
+        if reach["example"]:
+            typer.echo(f"example: {reach['example']['text']}")
     _echo_files(summary)
 
 

@@ -404,12 +404,13 @@ def _read_summary(path: Path) -> dict[str, Any] | None:
 
 
 def train_seed(exp: ExperimentDir, arm: str, config: TrainConfig, *, env_factory: EnvFactory,
-               progress: bool = True, time_budget_s: float | None = None,
+               progress: bool = True, deadline: float | None = None,
                tensorboard: bool = True) -> tuple[SeedRun, Any]:
     """Trains, resumes or skips one run; returns it and the live ``Trainer`` (None if skipped).
 
-    The trainer is returned so the caller can evaluate its final policy without reading
-    the checkpoint back.
+    ``deadline`` (a ``time.perf_counter()`` value) stops the run there with a checkpoint;
+    the next invocation resumes it. The trainer is returned so the caller can evaluate its
+    final policy without reading the checkpoint back.
     """
     from training import checkpoint as ckpt
     from training.loop import Trainer
@@ -436,7 +437,9 @@ def train_seed(exp: ExperimentDir, arm: str, config: TrainConfig, *, env_factory
     elif out.exists():
         shutil.rmtree(out)  # a directory without config.json was never a run
     trainer = Trainer(config, out, resume=status == "resumed", env_factory=env_factory,
-                      progress=progress, tensorboard=tensorboard, time_budget_s=time_budget_s)
+                      progress=progress, tensorboard=tensorboard)
+    if deadline is not None:  # the trainer's budget counts the run's time over all sessions
+        trainer.time_budget_s = trainer.elapsed + max(0.0, deadline - time.perf_counter())
     if status == "resumed":
         exp.log(f"{arm} seed {config.seed}: resuming at step {trainer.step}")
     else:
@@ -663,24 +666,40 @@ def plot_f1_bars(cis: Mapping[str, ConfidenceInterval], per_seed: Mapping[str, S
 def run_arms(exp: ExperimentDir, configs: Mapping[str, Sequence[TrainConfig]],
              env_factory: EnvFactory, *, progress: bool = True,
              time_budget_s: float | None = None, tensorboard: bool = True) -> dict[str, list[SeedRun]]:
-    """Trains (or resumes, or skips) every (arm, seed) in order and evaluates each final policy.
+    """Trains (or resumes, or skips) every (arm, seed) and evaluates each final policy.
 
-    Runs go one after another: on a small machine two jobs only share one core's worth of
-    speed, and sequential runs keep every run's steps/s comparable.
+    Runs go one after another, seed by seed across the arms (seed 0 of every arm first), so
+    a session cut short by ``time_budget_s`` (seconds for this whole call) leaves every arm
+    with results; runs it did not reach are reported as "pending" and the next invocation
+    continues. Sequential runs also keep steps/s comparable between arms.
     """
-    total = sum(len(c) for c in configs.values())
-    out: dict[str, list[SeedRun]] = {}
-    done = 0
-    for arm, arm_configs in configs.items():
-        out[arm] = []
-        for config in arm_configs:
-            done += 1
-            exp.log(f"run {done}/{total}: {arm} seed {config.seed}", echo=progress)
+    deadline = None if time_budget_s is None else time.perf_counter() + time_budget_s
+    order = [(arm, config) for i in range(max((len(c) for c in configs.values()), default=0))
+             for arm, arm_configs in configs.items() for config in arm_configs[i:i + 1]]
+    out: dict[str, list[SeedRun]] = {arm: [] for arm in configs}
+    for done, (arm, config) in enumerate(order, start=1):
+        if deadline is not None and time.perf_counter() >= deadline:
+            run = pending_seed(exp, arm, config)
+            exp.log(f"{arm} seed {config.seed}: left for the next session (time budget spent)",
+                    echo=progress)
+        else:
+            exp.log(f"run {done}/{len(order)}: {arm} seed {config.seed}", echo=progress)
             run, trainer = train_seed(exp, arm, config, env_factory=env_factory, progress=progress,
-                                      time_budget_s=time_budget_s, tensorboard=tensorboard)
+                                      deadline=deadline, tensorboard=tensorboard)
             final_evaluation(run, trainer, env_factory)
-            out[arm].append(run)
+        out[arm].append(run)
     return out
+
+
+def pending_seed(exp: ExperimentDir, arm: str, config: TrainConfig) -> SeedRun:
+    """A run this session did not reach: whatever an earlier session left (maybe nothing)."""
+    path = exp.run_dir(arm, config.seed)
+    summary = _read_summary(path / "summary.json") or {}
+    run = SeedRun(arm, config.seed, path, "pending", summary, config)
+    cached = _read_summary(path / FINAL_DIR / "final_eval.json")
+    if cached is not None and cached.get("step") == summary.get("steps"):
+        run.final = cached
+    return run
 
 
 def budget_record(runs: Mapping[str, Sequence[SeedRun]], started: float) -> dict[str, Any]:

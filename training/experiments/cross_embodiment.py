@@ -47,8 +47,9 @@ def run_cross_embodiment(song: str, hands: Sequence[str] = DEFAULT_HANDS, *, see
     base = common.experiment_base_config(config_file, warmup_steps=warmup_steps,
                                          eval_interval=eval_interval, batch_size=batch_size,
                                          hidden_dims=hidden_dims)
-    identity = {"song": song, "hands": hands, "fingering": "ot",
-                "max_episode_steps": max_episode_steps, "base_config": common.base_identity(base)}
+    # hands, like seeds and steps, may be added later: they are not part of the identity
+    identity = {"song": song, "fingering": "ot", "max_episode_steps": max_episode_steps,
+                "base_config": common.base_identity(base)}
     exp = common.ExperimentDir.open(out, "cross-embodiment", identity, steps=steps,
                                     seeds=range(seeds))
     exp.log(f"command: {common.command_line(argv)}", echo=False)

@@ -40,7 +40,8 @@ def run_fig2(song: str, *, hand: str = "shadow_five", arms: Sequence[str] = ARMS
     base = common.experiment_base_config(config_file, warmup_steps=warmup_steps,
                                          eval_interval=eval_interval, batch_size=batch_size,
                                          hidden_dims=hidden_dims)
-    identity = {"song": song, "hand": hand, "arms": arms, "max_episode_steps": max_episode_steps,
+    # arms, like seeds and steps, may be added later: they are not part of the identity
+    identity = {"song": song, "hand": hand, "max_episode_steps": max_episode_steps,
                 "base_config": common.base_identity(base)}
     exp = common.ExperimentDir.open(out, "fig2", identity, steps=steps, seeds=range(seeds))
     exp.log(f"command: {common.command_line(argv)}", echo=False)

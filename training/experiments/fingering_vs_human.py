@@ -329,9 +329,13 @@ def run_fingering_experiment(song: str | None, *, pig_dir: str | Path | None = N
         runs = common.run_arms(exp, configs, factory, progress=progress,
                                time_budget_s=time_budget_s, tensorboard=tensorboard)[ARM]
 
-    reach = finger_reach(spec)
-    analysis = compare_with_humans(runs, labels, humans, reach, exp.root,
-                                   title=f"{source.piece}", hand=hand)
+    evaluated = [r for r in runs if r.final.get("learned_fingering")]
+    if evaluated:
+        analysis = compare_with_humans(evaluated, labels, humans, finger_reach(spec), exp.root,
+                                       title=f"{source.piece}", hand=hand)
+    else:  # a time budget too short for even one evaluated run
+        analysis = {"match": None, "reach": None, "plots": {},
+                    "table_markdown": "no run has been evaluated yet: run the command again\n"}
     summary = {
         "experiment": "fingering", "out": str(exp.root), "command": common.command_line(argv), "song": source.train_song,
         "piece": source.piece, "annotators": labels,
@@ -341,6 +345,7 @@ def run_fingering_experiment(song: str | None, *, pig_dir: str | Path | None = N
         "episode_steps": played.num_steps, "train_config": base.to_dict(),
         "loaded_run": str(run) if run is not None else None,
         "final_f1": common.mean_ci([r.final.get("f1", math.nan) for r in runs]).to_dict(),
+        "evaluated_seeds": [r.seed for r in evaluated],
         "per_seed_final_f1": [r.final.get("f1") for r in runs],
         **analysis,
         "budget": common.budget_record({ARM: runs}, started),
