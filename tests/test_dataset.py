@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections import OrderedDict
 from pathlib import Path
 
@@ -418,6 +417,20 @@ def test_loader_sampling_is_reproducible_and_filters_by_f1(two_files):
     cut = float(np.median([e.metrics["f1"] for e in eps]))
     kept = DemoLoader(paths, min_f1=cut)
     assert kept.num_episodes == sum(e.metrics["f1"] >= cut for e in eps)
+
+
+def test_loader_episode_batched_sampling(two_files):
+    paths, _ = two_files
+    loader = DemoLoader(paths)
+    rng = np.random.default_rng(0)
+    seen = np.zeros(len(loader), int)
+    for _ in range(300):
+        idx = loader.sample_indices(32, rng, episodes_per_batch=2)
+        episodes, _ = loader.locate(idx)
+        assert len(np.unique(episodes)) <= 2
+        np.add.at(seen, idx, 1)
+    # every sample is reachable, roughly uniformly (30 samples; 300 * 32 / 30 = 320 each)
+    assert seen.min() > 200 and seen.max() < 450
 
 
 def test_loader_rejects_files_of_another_hand(tmp_path, two_files):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import signal
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Iterator, Optional

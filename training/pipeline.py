@@ -18,7 +18,6 @@ object with ``train(task, run_dir) -> dict`` and ``load(task, run_dir) -> Policy
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import hashlib
 import importlib
@@ -30,7 +29,7 @@ import socket
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
