@@ -453,23 +453,11 @@ def test_loader_rejects_files_of_another_hand(tmp_path, two_files):
 
 # ----------------------------------------------------------------------------- CLI
 @pytest.fixture
-def main(monkeypatch):
-    """``training.cli.main`` with this area's commands registered (as the lead wires them)."""
-    from training import cli
-    from training.dataset_cli import dataset_app, register_collect
+def main():
+    """``pianohands`` as a function: argv in, exit code out."""
+    from training.cli import main
 
-    original = cli._register
-
-    def register() -> None:
-        original()
-        names = {g.name for g in cli.app.registered_groups}
-        if "dataset" not in names:
-            cli.app.add_typer(dataset_app, name="dataset")
-        if "collect" not in {c.name for c in cli.app.registered_commands}:
-            register_collect(cli.app)
-
-    monkeypatch.setattr(cli, "_register", register)
-    return cli.main
+    return main
 
 
 def test_cli_info_verify_stats(main, good, tmp_path, capsys):

@@ -257,21 +257,11 @@ def test_sigkill_of_the_pipeline_then_rerun_finishes_the_rest(tmp_path):
 
 # ----------------------------------------------------------------------------- CLI
 @pytest.fixture
-def main(monkeypatch):
-    from training import cli
-    from training.dataset_cli import dataset_app, register_collect
+def main():
+    """``pianohands`` as a function: argv in, exit code out."""
+    from training.cli import main
 
-    original = cli._register
-
-    def register() -> None:
-        original()
-        if "dataset" not in {g.name for g in cli.app.registered_groups}:
-            cli.app.add_typer(dataset_app, name="dataset")
-        if "rp1m" not in {c.name for c in cli.app.registered_commands}:
-            register_collect(cli.app)
-
-    monkeypatch.setattr(cli, "_register", register)
-    return cli.main
+    return main
 
 
 def test_cli_rp1m_inline_then_dataset_verify(main, tmp_path, capsys):
