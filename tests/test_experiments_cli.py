@@ -10,21 +10,10 @@ from fingering.notes import Note, NoteSequence
 
 
 @pytest.fixture
-def main(monkeypatch):
-    """``training.cli.main`` with the experiment sub-app registered (until the lead wires it)."""
-    from training import cli
+def main():
+    from training.cli import main
 
-    original = cli._register
-
-    def register() -> None:
-        original()
-        if not any(group.name == "experiment" for group in cli.app.registered_groups):
-            from training.experiment_cli import experiment_app
-
-            cli.app.add_typer(experiment_app, name="experiment")
-
-    monkeypatch.setattr(cli, "_register", register)
-    return cli.main
+    return main
 
 
 def one_error_line(capsys) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -29,28 +29,28 @@ DEFAULT_STEPS = 6_000
 # Options shared by the three commands (typer needs them spelled out per command).
 Seeds = Annotated[int, typer.Option("--seeds", help="number of seeds (0..N-1) per arm")]
 Steps = Annotated[int, typer.Option("--steps", help="environment steps per run")]
-Out = Annotated[Optional[Path], typer.Option(
+Out = Annotated[Path | None, typer.Option(
     "--out", help="experiment directory (default runs/<experiment>_<song>); rerun to resume")]
-MaxSteps = Annotated[Optional[int], typer.Option(
+MaxSteps = Annotated[int | None, typer.Option(
     "--max-episode-steps", help="play only the first N control steps of the song/chunk "
                                 "(RP1M chunks are 550; shorter suits CPU budgets)")]
-Warmup = Annotated[Optional[int], typer.Option(
+Warmup = Annotated[int | None, typer.Option(
     "--warmup-steps", help="uniform-random steps before learning (default 1000)")]
-EvalInterval = Annotated[Optional[int], typer.Option(
+EvalInterval = Annotated[int | None, typer.Option(
     "--eval-interval", help="steps between evaluations, the points of the F1 curves (default 1000)")]
-HiddenDims = Annotated[Optional[str], typer.Option(
+HiddenDims = Annotated[str | None, typer.Option(
     "--hidden-dims", help="agent MLP widths, e.g. 256,256 (default: Table 4's 256,256,256)")]
-BatchSize = Annotated[Optional[int], typer.Option(
+BatchSize = Annotated[int | None, typer.Option(
     "--batch-size", help="minibatch size (default: Table 4's 256)")]
-ConfigFile = Annotated[Optional[Path], typer.Option(
+ConfigFile = Annotated[Path | None, typer.Option(
     "--config", help="base TrainConfig (a run's config.json) for every run: agent and schedule")]
-Minutes = Annotated[Optional[float], typer.Option(
+Minutes = Annotated[float | None, typer.Option(
     "--time-budget", help="minutes for this invocation: the current run stops with a checkpoint, "
                           "later runs wait; the same command again continues")]
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="progress bars and log lines")]
 
 
-def _minutes(value: Optional[float]) -> Optional[float]:
+def _minutes(value: float | None) -> float | None:
     if value is None:
         return None
     if value <= 0:
@@ -58,7 +58,7 @@ def _minutes(value: Optional[float]) -> Optional[float]:
     return 60.0 * value
 
 
-def _agent(hidden_dims: Optional[str], batch_size: Optional[int]) -> dict:
+def _agent(hidden_dims: str | None, batch_size: int | None) -> dict:
     """--hidden-dims / --batch-size as keyword arguments (parsed like 'pianohands train')."""
     from training.commands import _parse_hidden_dims
 
@@ -78,14 +78,14 @@ def _argv() -> list[str]:
 
 @experiment_app.command("fingering")
 def fingering_command(
-    song: Annotated[Optional[str], typer.Option(
+    song: Annotated[str | None, typer.Option(
         "--song", help="PIG piece id (008, 008:0 = chunk 0), a PIG file[:chunk], or a built-in "
                        "piece with fingering")] = None,
-    pig_dir: Annotated[Optional[Path], typer.Option(
+    pig_dir: Annotated[Path | None, typer.Option(
         "--pig-dir", help="PIG dataset folder (holds FingeringFiles/); all annotators of the "
                           "piece are compared")] = None,
     hand: Annotated[str, typer.Option("--hand", help="hand spec name or YAML")] = "shadow_five",
-    run: Annotated[Optional[Path], typer.Option(
+    run: Annotated[Path | None, typer.Option(
         "--run", help="use this trained run (pianohands train --fingering ot) instead of training")] = None,
     seeds: Seeds = 1,
     steps: Steps = DEFAULT_STEPS,
@@ -122,9 +122,9 @@ def fingering_command(
 @experiment_app.command("cross-embodiment")
 def cross_embodiment_command(
     song: Annotated[str, typer.Option("--song", help="song spec (name[:chunk], MIDI, PIG file)")],
-    hands: Annotated[Optional[list[str]], typer.Option(
+    hands: Annotated[list[str] | None, typer.Option(
         "--hands", help="hands to compare: --hands A B C, --hands A --hands B or --hands A,B")] = None,
-    more_hands: Annotated[Optional[list[str]], typer.Argument(
+    more_hands: Annotated[list[str] | None, typer.Argument(
         help="more hands after --hands (so '--hands A B C' works)", metavar="HANDS",
         show_default=False)] = None,
     seeds: Seeds = 3,
@@ -140,7 +140,10 @@ def cross_embodiment_command(
     progress: Progress = True,
 ) -> None:
     """Same song chunk and budget for several hands: F1 (mean, 95% CI) and finger usage."""
-    from training.experiments.cross_embodiment import DEFAULT_HANDS, run_cross_embodiment
+    from training.experiments.cross_embodiment import (
+        DEFAULT_HANDS,
+        run_cross_embodiment,
+    )
 
     names = _split_names(hands, more_hands, "--hands") or list(DEFAULT_HANDS)
     summary = run_cross_embodiment(
@@ -157,7 +160,7 @@ def fig2_command(
     song: Annotated[str, typer.Option("--song", help="song with a fingering for every note "
                                                      "(built-in piece or PIG file[:chunk])")],
     hand: Annotated[str, typer.Option("--hand", help="hand spec name or YAML")] = "shadow_five",
-    arms: Annotated[Optional[list[str]], typer.Option(
+    arms: Annotated[list[str] | None, typer.Option(
         "--arms", help="fingering arms (repeatable or comma-separated): ot, human, none")] = None,
     seeds: Seeds = 3,
     steps: Steps = DEFAULT_STEPS,
@@ -184,7 +187,7 @@ def fig2_command(
     _echo_files(summary)
 
 
-def _split_names(values: Optional[list[str]], extra: Optional[list[str]], flag: str) -> list[str]:
+def _split_names(values: list[str] | None, extra: list[str] | None, flag: str) -> list[str]:
     """Repeated, comma-separated and space-separated (positional after the flag) names."""
     if extra and not values:
         raise InputError(f"unexpected argument {extra[0]!r} (put names after {flag})", field=flag)

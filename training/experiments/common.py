@@ -33,14 +33,16 @@ import shlex
 import shutil
 import sys
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
+from handspec.atomic import atomic_output, write_text
 from handspec.errors import InputError
-from training.config import TrainConfig, atomic_write_text
+from training.config import TrainConfig
 
 # Fields of TrainConfig an experiment sets per run, and those that may grow on a re-run.
 PER_RUN_FIELDS = ("song", "hand", "fingering", "seed", "steps")
@@ -130,7 +132,7 @@ def curve_band(curves: Sequence[Sequence[tuple[int, float]]], confidence: float 
     if not curves:
         empty = np.zeros(0)
         return CurveBand(empty.astype(int), empty, empty, empty, 0)
-    common = set(int(s) for s, _ in curves[0])
+    common = {int(s) for s, _ in curves[0]}
     for c in curves[1:]:
         common &= {int(s) for s, _ in c}
     steps = np.array(sorted(common), dtype=int)
@@ -143,8 +145,7 @@ def curve_band(curves: Sequence[Sequence[tuple[int, float]]], confidence: float 
 # ------------------------------------------------------------------------------ I/O helpers
 def write_json(path: Path, data: Any) -> Path:
     """Atomic, indented JSON (NaN/inf become null: summary.json must be strict JSON)."""
-    atomic_write_text(Path(path), json.dumps(_jsonable(data), indent=2) + "\n")
-    return Path(path)
+    return write_text(path, json.dumps(_jsonable(data), indent=2) + "\n")
 
 
 def _jsonable(obj: Any) -> Any:
@@ -192,7 +193,7 @@ class ExperimentDir:
 
     @classmethod
     def open(cls, root: str | Path, experiment: str, identity: Mapping[str, Any], *,
-             steps: int, seeds: Sequence[int]) -> "ExperimentDir":
+             steps: int, seeds: Sequence[int]) -> ExperimentDir:
         """Creates the directory, or reopens the same experiment to resume or extend it.
 
         ``identity`` holds everything that defines the experiment (song, arms, base config,
@@ -223,7 +224,7 @@ class ExperimentDir:
                                  "that many (budgets may grow, not shrink)", file=record_path,
                                  field="steps")
             record = dict(saved, steps=int(steps),
-                          seeds=sorted(set(saved.get("seeds", [])) | set(int(s) for s in seeds)))
+                          seeds=sorted(set(saved.get("seeds", [])) | {int(s) for s in seeds}))
         else:
             if root.exists() and any(root.iterdir()):
                 raise InputError("exists and holds no experiment.json; choose another --out",
@@ -600,16 +601,10 @@ def _figure(width: float, height: float):
 
 
 def save_figure(fig, path: str | Path) -> Path:
-    """Saves a PNG atomically (temp file in the same folder, then ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    try:
+    """Saves a PNG atomically (``handspec.atomic``: nothing half-written on a crash)."""
+    with atomic_output(path) as tmp:
         fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 ARM_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")

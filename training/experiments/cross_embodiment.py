@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +79,7 @@ def run_cross_embodiment(song: str, hands: Sequence[str] = DEFAULT_HANDS, *, see
                                                    exp.root / "finger_usage.png",
                                                    title=f"{song}: fingers the policies used")
     table = results_table(hands, results, randoms, usage, fingers)
-    common.atomic_write_text(exp.root / "table.md", table)
+    common.write_text(exp.root / "table.md", table)
     summary = {
         "experiment": "cross-embodiment", "out": str(exp.root), "command": common.command_line(argv), "song": song,
         "hands": hands, "fingering": "ot", "seeds": list(range(seeds)), "steps_per_run": steps,

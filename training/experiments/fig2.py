@@ -13,8 +13,9 @@ piece. The paper's claim to check: OT matches human fingering and beats no finge
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from handspec.errors import InputError
 from training.experiments import common
@@ -62,7 +63,7 @@ def run_fig2(song: str, *, hand: str = "shadow_five", arms: Sequence[str] = ARMS
             exp.root / "final_f1.png", title=f"{song}: final F1 after {steps} steps"),
     }
     table = results_table(arms, results, random_f1)
-    common.atomic_write_text(exp.root / "table.md", table)
+    common.write_text(exp.root / "table.md", table)
     summary = {
         "experiment": "fig2", "out": str(exp.root), "command": common.command_line(argv), "song": song, "hand": hand,
         "arms": arms, "seeds": list(range(seeds)), "steps_per_run": steps,

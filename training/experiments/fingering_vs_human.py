@@ -25,9 +25,10 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -206,7 +207,7 @@ def reach_conflicts(human: NoteSequence, reach, learned: NoteSequence | None, la
         if n.finger and FINGER_NAMES[n.finger - 1] not in index:
             conflicts.append(ReachConflict(
                 label, "missing finger", n.hand or "?", round(n.onset, 4),
-                int(round(n.onset / control_timestep)), (_key_name(n.key),),
+                round(n.onset / control_timestep), (_key_name(n.key),),
                 (FINGER_NAMES[n.finger - 1],), None, None, (robot(i),), bool(robot(i)), (i,)))
     for i, j in simultaneous_pairs(human):
         a, b = notes[i], notes[j]
@@ -223,7 +224,7 @@ def reach_conflicts(human: NoteSequence, reach, learned: NoteSequence | None, la
             later = b if b.onset >= a.onset else a
             conflicts.append(ReachConflict(
                 label, "beyond reach", a.hand or "?", round(later.onset, 4),
-                int(round(later.onset / control_timestep)),
+                round(later.onset / control_timestep),
                 (_key_name(a.key), _key_name(b.key)), (fa, fb), round(gap, 4), round(span, 4),
                 (robot(i), robot(j)), bool(robot(i) and robot(j)), (i, j)))
     return conflicts, pairs
@@ -418,7 +419,7 @@ def compare_with_humans(runs: Sequence[common.SeedRun], labels: Sequence[str],
     }
     usage_robot = np.mean([finger_usage([s]) for s in learned], axis=0)
     table = _table(match, per_hand, human_baseline, len(humans))
-    common.atomic_write_text(out / "table.md", table)
+    common.write_text(out / "table.md", table)
     return {
         "match": match, "match_per_hand": per_hand,
         "per_seed_match": [{k: getattr(r.overall, k) for k in kinds} | {"seed": run.seed}
