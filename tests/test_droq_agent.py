@@ -193,3 +193,26 @@ def test_act_is_in_bounds_deterministic_and_seeded(agent):
     assert not np.array_equal(a1, a3)
     mode = np.asarray(agent.act(state, obs, key, step=5, deterministic=True))
     np.testing.assert_array_equal(mode, np.asarray(agent.act(state, obs, key, 7, deterministic=True)))
+
+
+def test_fused_layer_norm_gelu_matches_the_composition():
+    from training.networks import layer_norm, layer_norm_gelu
+
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((2, 5, 16)), jnp.float32)
+    scale = jnp.asarray(rng.uniform(0.5, 1.5, (2, 1, 16)), jnp.float32)
+    offset = jnp.asarray(rng.standard_normal((2, 1, 16)), jnp.float32)
+    cot = jnp.asarray(rng.standard_normal((2, 5, 16)), jnp.float32)
+
+    @jax.jit
+    def both(x, scale, offset):
+        out = []
+        for fn in (layer_norm_gelu, lambda *a: jax.nn.gelu(layer_norm(*a))):
+            y, vjp = jax.vjp(fn, x, scale, offset)
+            out.append((y, vjp(cot)))
+        return out
+
+    (y1, g1), (y2, g2) = both(x, scale, offset)
+    np.testing.assert_allclose(y1, y2, rtol=1e-5, atol=1e-6)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

@@ -124,8 +124,7 @@ class DroQ:
         The sampling key is ``fold_in(key, step)`` inside the jitted call: acting needs no
         mutable RNG state, so a resumed run draws the same actions as an uninterrupted one.
         """
-        return _act_jit(self, state.actor, obs, key, jnp.asarray(step, jnp.uint32),
-                        deterministic)
+        return _act_jit(self, state.actor, obs, key, np.asarray(step, np.uint32), deterministic)
 
     def _act_impl(self, actor: Params, obs: Obs, key: jax.Array, step: jax.Array,
                   deterministic: bool) -> jax.Array:

@@ -39,7 +39,8 @@ from training.agent import DroQ
 from training.config import TrainConfig, atomic_write_text
 from training.envwrap import TrainingEnv, make_env
 from training.replay import ReplayBuffer
-from training.rollout import EpisodeResult, TermAverager, agent_policy, obs_batch, run_episode
+from training.rollout import (ActiveCapacity, EpisodeResult, TermAverager, agent_policy, obs_batch,
+                              run_episode)
 from training.runlog import CsvLog, Scalars, plot_f1_curve
 
 EnvFactory = Callable[[TrainConfig, np.random.Generator], TrainingEnv]
@@ -109,6 +110,7 @@ class Trainer:
         self.act_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0xAC7)
         self.replay = ReplayBuffer(config.buffer_size, layout, action_dim, seed=0)
         self.replay.rng = self.rngs["replay"]
+        self.act_capacity = ActiveCapacity()  # K of the acting batch; grows, rarely recompiles
         self.step = 0
         self.episode = 0
         self.updates = 0
@@ -192,8 +194,8 @@ class Trainer:
                 if self.step < cfg.warmup_steps:
                     action = self.rngs["warmup"].uniform(-1.0, 1.0, env.action_dim).astype(np.float32)
                 else:
-                    action = np.asarray(self.agent.act(self.state, obs_batch(timestep.observation),
-                                                       self.act_key, self.step))[0]
+                    obs = obs_batch(timestep.observation, self.act_capacity(timestep.observation))
+                    action = np.asarray(self.agent.act(self.state, obs, self.act_key, self.step))[0]
                 timestep = env.step(action)
                 self.step += 1
                 reward = float(timestep.reward or 0.0)
@@ -289,7 +291,8 @@ class Trainer:
 
     def evaluate(self) -> dict[str, Any]:
         """Deterministic-policy episodes on the evaluation environment; logs and returns means."""
-        policy = agent_policy(self.agent, self.state, self.act_key, deterministic=True)
+        policy = agent_policy(self.agent, self.state, self.act_key, deterministic=True,
+                              capacity=self.act_capacity)
         results = [run_episode(self.eval_env, policy) for _ in range(self.config.eval_episodes)]
         rows = [r.row() for r in results]
         mean = {k: float(np.mean([row[k] for row in rows])) for k in rows[0]}

@@ -12,19 +12,35 @@ import numpy as np
 from training.agent import AgentState, DroQ
 from training.envwrap import SplitObs, TrainingEnv
 from training.networks import Obs
-from training.replay import active_indices
+from training.replay import active_capacity, active_indices
 
 Policy = Callable[[SplitObs, int], np.ndarray]
 
 
-def obs_batch(obs: SplitObs) -> Obs:
-    """One environment observation as a batch of one for the networks."""
-    return Obs(obs.dense[None], active_indices(obs.bits[None]))
+def obs_batch(obs: SplitObs, capacity: int | None = None) -> Obs:
+    """One environment observation as a batch of one for the networks (K = ``capacity``)."""
+    return Obs(obs.dense[None], active_indices(obs.bits[None], capacity))
 
 
-def agent_policy(agent: DroQ, state: AgentState, key: jax.Array, deterministic: bool) -> Policy:
+class ActiveCapacity:
+    """Running K for acting: only grows, so a policy compiles for a handful of widths."""
+
+    def __init__(self, start: int = 0):
+        self.value = active_capacity(start)
+
+    def __call__(self, obs: SplitObs) -> int:
+        count = int(np.count_nonzero(obs.bits))
+        if count > self.value:
+            self.value = active_capacity(count)
+        return self.value
+
+
+def agent_policy(agent: DroQ, state: AgentState, key: jax.Array, deterministic: bool,
+                 capacity: ActiveCapacity | None = None) -> Policy:
+    width = capacity or ActiveCapacity()
+
     def policy(obs: SplitObs, step: int) -> np.ndarray:
-        return np.asarray(agent.act(state, obs_batch(obs), key, step, deterministic))[0]
+        return np.asarray(agent.act(state, obs_batch(obs, width(obs)), key, step, deterministic))[0]
     return policy
 
 
