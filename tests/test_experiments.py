@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
 import time
 
 import numpy as np
@@ -244,3 +246,31 @@ def test_cross_embodiment_bad_hand_lists(tmp_path, TINY):
         with pytest.raises(InputError) as err:
             run_cross_embodiment("demo_short", hands, out=tmp_path / "w", **TINY)
         assert err.value.field == "--hands"
+
+
+class SelfTerminatingEnv(FakePianoEnv):
+    """Sends SIGTERM to this process at the 30th step taken while the experiment's handler is
+    installed (training, not the random-policy baseline), as ``kill PID`` on a background job."""
+
+    steps_taken = 0
+
+    def step(self, action):
+        if callable(signal.getsignal(signal.SIGTERM)):
+            SelfTerminatingEnv.steps_taken += 1
+            if SelfTerminatingEnv.steps_taken == 30:
+                os.kill(os.getpid(), signal.SIGTERM)
+        return super().step(action)
+
+
+def test_sigterm_checkpoints_like_ctrl_c_and_the_run_resumes(tmp_path, TINY):
+    out = tmp_path / "term"
+    SelfTerminatingEnv.steps_taken = 0
+    dying = {**TINY, "env_factory": lambda c, rng: TrainingEnv(SelfTerminatingEnv(num_steps=20, seed=rng))}
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        run_fig2("demo_short", arms=["none"], seeds=1, out=out, **dying)
+    assert signal.getsignal(signal.SIGTERM) == before  # handler restored
+    run_summary = json.loads((out / "none" / "seed_0" / "summary.json").read_text())
+    assert run_summary["interrupted"] is True and run_summary["steps"] < 40
+    again = run_fig2("demo_short", arms=["none"], seeds=1, out=out, **TINY)
+    assert _statuses(again) == [("none", 0, "resumed")] and again["runs"][0]["steps"] == 40

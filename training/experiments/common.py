@@ -31,9 +31,12 @@ import os
 import platform
 import shlex
 import shutil
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -668,6 +671,36 @@ def run_arms(exp: ExperimentDir, configs: Mapping[str, Sequence[TrainConfig]],
     with results; runs it did not reach are reported as "pending" and the next invocation
     continues. Sequential runs also keep steps/s comparable between arms.
     """
+    with _sigterm_as_interrupt():
+        return _run_in_order(exp, configs, env_factory, progress=progress,
+                             time_budget_s=time_budget_s, tensorboard=tensorboard)
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """``kill PID`` stops like Ctrl-C: the trainer checkpoints and writes its summary.
+
+    Background jobs started from a non-interactive shell ignore SIGINT, so SIGTERM is how
+    they are stopped; without this the current run would lose everything since its last
+    periodic checkpoint. Only installed in the main thread (signal's rule).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_in_order(exp: ExperimentDir, configs: Mapping[str, Sequence[TrainConfig]],
+                  env_factory: EnvFactory, *, progress: bool, time_budget_s: float | None,
+                  tensorboard: bool) -> dict[str, list[SeedRun]]:
     deadline = None if time_budget_s is None else time.perf_counter() + time_budget_s
     order = [(arm, config) for i in range(max((len(c) for c in configs.values()), default=0))
              for arm, arm_configs in configs.items() for config in arm_configs[i:i + 1]]
