@@ -183,7 +183,9 @@ def test_fig2_summary_resume_and_extension(tmp_path, TINY):
     assert ot["curve"]["steps"] == [20, 40, 60] and ot["curve"]["n"] == 2
     assert ot["final_f1"]["n"] == 2
     assert ot["final_f1"]["mean"] == pytest.approx(np.mean(ot["per_seed_final_f1"]), abs=1e-6)
-    assert json.loads((out / "experiment.json").read_text())["seeds"] == [0, 1]
+    record = json.loads((out / "experiment.json").read_text())
+    assert record["seeds"] == [0, 1]
+    assert [s["command"] for s in record["sessions"]] == ["(Python API)"] * 3
 
 
 class SlowFakeEnv(FakePianoEnv):

@@ -72,8 +72,10 @@ def _agent(hidden_dims: str | None, batch_size: int | None) -> dict:
     return out
 
 
-def _argv() -> list[str]:
-    return sys.argv[1:]
+def _argv() -> list[str] | None:
+    """The arguments as typed when run as the console script (recorded with the results);
+    None when ``training.cli.main([...])`` is called from Python."""
+    return sys.argv[1:] if Path(sys.argv[0]).name == "pianohands" else None
 
 
 @experiment_app.command("fingering")

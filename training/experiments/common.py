@@ -178,8 +178,11 @@ def machine_info() -> dict[str, Any]:
             "machine": platform.machine()}
 
 
-def command_line(argv: Sequence[str] | None = None) -> str:
-    return shlex.join(["pianohands", *(sys.argv[1:] if argv is None else argv)])
+def command_line(argv: Sequence[str] | None) -> str:
+    """The invocation as a shell line; calls from Python (a notebook) say so."""
+    if argv is None:
+        return "(Python API)"
+    return shlex.join(["pianohands", *argv])
 
 
 # ------------------------------------------------------------------------------ directory
@@ -243,6 +246,14 @@ class ExperimentDir:
 
     def run_dir(self, arm: str, seed: int) -> Path:
         return self.arm_dir(arm) / f"seed_{seed}"
+
+    def start_session(self, command: str) -> None:
+        """Records an invocation in experiment.json (``sessions``) and experiment.log."""
+        sessions = list(self.record.get("sessions", []))
+        sessions.append({"started": time.strftime("%Y-%m-%d %H:%M:%S"), "command": command})
+        self.record["sessions"] = sessions
+        write_json(self.record_path, self.record)
+        self.log(f"command: {command}", echo=False)
 
     def log(self, message: str, echo: bool = True) -> None:
         """Appends a timestamped line to ``experiment.log`` (and prints it to stderr)."""

@@ -53,7 +53,7 @@ def run_cross_embodiment(song: str, hands: Sequence[str] = DEFAULT_HANDS, *, see
                 "base_config": common.base_identity(base)}
     exp = common.ExperimentDir.open(out, "cross-embodiment", identity, steps=steps,
                                     seeds=range(seeds))
-    exp.log(f"command: {common.command_line(argv)}", echo=False)
+    exp.start_session(common.command_line(argv))
     factory = env_factory or common.make_env_factory(max_episode_steps)
     configs = {hand: [common.run_config(base, song=song, hand=hand, fingering="ot", seed=s,
                                         steps=steps) for s in range(seeds)] for hand in hands}
@@ -81,7 +81,8 @@ def run_cross_embodiment(song: str, hands: Sequence[str] = DEFAULT_HANDS, *, see
     table = results_table(hands, results, randoms, usage, fingers)
     common.write_text(exp.root / "table.md", table)
     summary = {
-        "experiment": "cross-embodiment", "out": str(exp.root), "command": common.command_line(argv), "song": song,
+        "experiment": "cross-embodiment", "out": str(exp.root), "command": common.command_line(argv),
+        "song": song,
         "hands": hands, "fingering": "ot", "seeds": list(range(seeds)), "steps_per_run": steps,
         "max_episode_steps": max_episode_steps, "train_config": base.to_dict(),
         "results": {h: {**results[h].to_dict(), "random_policy_f1": randoms[h].get("f1"),

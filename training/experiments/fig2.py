@@ -45,7 +45,7 @@ def run_fig2(song: str, *, hand: str = "shadow_five", arms: Sequence[str] = ARMS
     identity = {"song": song, "hand": hand, "max_episode_steps": max_episode_steps,
                 "base_config": common.base_identity(base)}
     exp = common.ExperimentDir.open(out, "fig2", identity, steps=steps, seeds=range(seeds))
-    exp.log(f"command: {common.command_line(argv)}", echo=False)
+    exp.start_session(common.command_line(argv))
     factory = env_factory or common.make_env_factory(max_episode_steps)
     configs = {arm: [common.run_config(base, song=song, hand=hand, fingering=arm, seed=s,
                                        steps=steps) for s in range(seeds)] for arm in arms}
@@ -65,7 +65,8 @@ def run_fig2(song: str, *, hand: str = "shadow_five", arms: Sequence[str] = ARMS
     table = results_table(arms, results, random_f1)
     common.write_text(exp.root / "table.md", table)
     summary = {
-        "experiment": "fig2", "out": str(exp.root), "command": common.command_line(argv), "song": song, "hand": hand,
+        "experiment": "fig2", "out": str(exp.root), "command": common.command_line(argv),
+        "song": song, "hand": hand,
         "arms": arms, "seeds": list(range(seeds)), "steps_per_run": steps,
         "max_episode_steps": max_episode_steps, "train_config": base.to_dict(),
         "random_policy_f1": random_f1,

@@ -320,7 +320,7 @@ def run_fingering_experiment(song: str | None, *, pig_dir: str | Path | None = N
     exp = common.ExperimentDir.open(out, "fingering", identity,
                                     steps=loaded.steps if loaded is not None else steps,
                                     seeds=[loaded.seed] if loaded is not None else range(seeds))
-    exp.log(f"command: {common.command_line(argv)}", echo=False)
+    exp.start_session(common.command_line(argv))
     factory = common.make_env_factory(max_episode_steps)
     if loaded is not None:
         runs = [_evaluate_loaded(exp, Path(run), loaded, factory)]
@@ -338,7 +338,8 @@ def run_fingering_experiment(song: str | None, *, pig_dir: str | Path | None = N
         analysis = {"match": None, "reach": None, "plots": {},
                     "table_markdown": "no run has been evaluated yet: run the command again\n"}
     summary = {
-        "experiment": "fingering", "out": str(exp.root), "command": common.command_line(argv), "song": source.train_song,
+        "experiment": "fingering", "out": str(exp.root), "command": common.command_line(argv),
+        "song": source.train_song,
         "piece": source.piece, "annotators": labels,
         "annotator_files": [p.name for p in source.files], "hand": hand, "fingering": ARM,
         "seeds": [r.seed for r in runs], "steps_per_run": runs[0].config.steps,
