@@ -20,7 +20,6 @@ import os
 import statistics
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -34,7 +33,7 @@ import optax  # noqa: E402
 from training.agent import Batch, DroQ  # noqa: E402
 from training.config import DroQConfig  # noqa: E402
 from training.networks import Obs  # noqa: E402
-from training.replay import active_indices  # noqa: E402
+from training.replay import active_capacity, active_indices  # noqa: E402
 
 BATCH, DENSE, BITS, ACTION = 256, 165, 979, 39
 
@@ -194,16 +193,12 @@ def bench_updates(rounds: int, repeats: int, active: int) -> dict[str, float]:
                              ("ours, sparse goals, scan of 2", True, 2)):
         agent = DroQ(DroQConfig(sparse_goals=sparse), DENSE, BITS, ACTION)
         holder[label] = agent.init(0)
-        k = 0
         batches = []
         for d, b, a, r, disc, nd, nb in raw[:n]:
-            cap = max(int(b.sum(1).max()), int(nb.sum(1).max()))
-            from training.replay import active_capacity
-            cap = active_capacity(cap)
+            cap = active_capacity(max(int(b.sum(1).max()), int(nb.sum(1).max())))
             batches.append(Batch(Obs(d, active_indices(b, cap)), a, r, disc,
                                  Obs(nd, active_indices(nb, cap))))
         stacked = jax.tree.map(lambda *x: jnp.asarray(np.stack(x)), *batches)
-        del k
 
         def run(agent=agent, label=label, stacked=stacked):
             holder[label], _ = agent.update(holder[label], stacked)
@@ -219,21 +214,113 @@ def bench_updates(rounds: int, repeats: int, active: int) -> dict[str, float]:
     return {label: statistics.median(v) for label, v in rates.items()}
 
 
+def bench_training(song: str, steps: int, warmup: int) -> dict[str, float]:
+    """Steps/s of the training loop's pieces on the real environment (Table 4 agent, one
+    update every 2 steps), timed per piece; plus environment-only steps/s."""
+    from training.envwrap import make_env
+    from training.replay import ReplayBuffer
+    from training.rollout import ActiveCapacity, obs_batch
+
+    env = make_env(song, "shadow_five", "ot", np.random.default_rng(0))
+    agent = DroQ(DroQConfig(), env.layout.dense_dim, env.layout.num_bits, env.action_dim)
+    state = agent.init(0)
+    replay = ReplayBuffer(steps + warmup + 100, env.layout, env.action_dim, seed=0)
+    rng, key, width = np.random.default_rng(0), jax.random.PRNGKey(0), ActiveCapacity()
+    timers = {"env.step": 0.0, "act": 0.0, "replay": 0.0, "update": 0.0}
+    timestep = env.reset()
+    replay.add_first(*timestep.observation)
+    start = None
+    for step in range(1, warmup + steps + 1):
+        if step == warmup + 1:
+            timers = dict.fromkeys(timers, 0.0)
+            start = time.perf_counter()
+        t0 = time.perf_counter()
+        if step <= warmup // 2:
+            action = rng.uniform(-1, 1, env.action_dim).astype(np.float32)
+        else:
+            obs = obs_batch(timestep.observation, width(timestep.observation))
+            action = np.asarray(agent.act(state, obs, key, step))[0]
+        t1 = time.perf_counter()
+        timestep = env.step(action)
+        t2 = time.perf_counter()
+        replay.add(action, float(timestep.reward), float(timestep.discount), *timestep.observation)
+        if timestep.last():
+            replay.end_episode()
+            timestep = env.reset()
+            replay.add_first(*timestep.observation)
+        t3 = time.perf_counter()
+        if step > warmup // 2 and step % 2 == 0:
+            state, _ = agent.update(state, replay.sample(BATCH, 1))
+            jax.block_until_ready(state)
+        t4 = time.perf_counter()
+        for name, dt in zip(timers, (t2 - t1, t1 - t0, t3 - t2, t4 - t3)):
+            timers[name] += dt
+    total = time.perf_counter() - start
+    out = {"training steps/s (env + act + replay + update every 2)": steps / total}
+    out.update({f"  ms per step in {k}": 1e3 * v / steps for k, v in timers.items()})
+    random_env = make_env(song, "shadow_five", "ot", np.random.default_rng(1))
+    timestep, t0, n = random_env.reset(), time.perf_counter(), 0
+    while n < 600:
+        timestep = random_env.step(rng.uniform(-1, 1, random_env.action_dim))
+        n += 1
+        if timestep.last():
+            random_env.reset()
+    out["environment-only steps/s (random actions)"] = n / (time.perf_counter() - t0)
+    out["replay bytes/transition"] = replay.bytes_per_transition
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--active", type=int, default=20, help="active goal bits per observation")
+    parser.add_argument("--song", default="twinkle")
+    parser.add_argument("--train-steps", type=int, default=600,
+                        help="timed training steps on the real environment (0: skip)")
     args = parser.parse_args()
     load = os.getloadavg()[0]
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPUs, "
           f"load average at start {load:.2f}")
     rates = bench_updates(args.rounds, args.repeats, args.active)
     base = rates["robopianist-rl (reference)"]
-    print(f"\n{'gradient updates (batch 256, obs 1144, act 39)':<48} {'updates/s':>10} {'ratio':>7}")
+    print(f"\n{'gradient updates (batch 256, obs 1144, act 39)':<56} {'updates/s':>10} {'ratio':>7}")
     for label, rate in rates.items():
-        print(f"{label:<48} {rate:10.1f} {rate / base:7.2f}")
+        print(f"{label:<56} {rate:10.1f} {rate / base:7.2f}")
+    flops = update_flops()
+    best = max(rates.values())
+    print(f"{'  model FLOPs per update (ours / reference)':<56} {flops['ours'] / 1e9:6.2f} / "
+          f"{flops['reference'] / 1e9:.2f} GFLOP")
+    print(f"{'  achieved (fastest row)':<56} {best * flops['ours'] / 1e9:10.1f} GFLOP/s")
+    if args.train_steps:
+        print()
+        for label, value in bench_training(args.song, args.train_steps, 400).items():
+            print(f"{label:<56} {value:10.1f}")
+        layout_bytes = 948
+        print(f"{'1M-transition replay, shadow_five (ours)':<56} "
+              f"{1e6 * (1 + 1 / 550) * layout_bytes / 2**30:9.2f} GiB")
+        print(f"{'1M-transition replay, robopianist-rl (obs+next_obs f32)':<56} "
+              f"{1e6 * (2 * 1144 * 4 + 39 * 4 + 8) / 2**30:9.2f} GiB")
     print(f"load average at end {os.getloadavg()[0]:.2f}")
+
+
+def update_flops(batch: int = BATCH, hidden: int = 256, active: int = 20) -> dict[str, float]:
+    """Multiply-add FLOPs (x2) of one DroQ update, counted layer by layer.
+
+    Passes per update: critics - target forward, forward + weight grads + input grads
+    (critic loss), forward + input grads (actor loss); actor - forward on s', forward +
+    weight grads + input grads on s. The first layer never needs input gradients.
+    """
+    def net(first_in: int, heads: int, members: int, fwd: int, wgrad: int, igrad: int) -> float:
+        first = first_in * hidden
+        rest = 2 * hidden * hidden + hidden * heads
+        return 2 * batch * members * (first * (fwd + wgrad) + rest * (fwd + wgrad + igrad))
+
+    ours_first_c, ours_first_a = (DENSE + ACTION) + active, DENSE + active  # gathered rows ~ adds
+    ref_first_c, ref_first_a = DENSE + BITS + ACTION, DENSE + BITS
+    ours = net(ours_first_c, 1, 2, 3, 1, 2) + net(ours_first_a, 2 * ACTION, 1, 2, 1, 1)
+    ref = net(ref_first_c, 1, 2, 3, 1, 2) + net(ref_first_a, 2 * ACTION, 1, 2, 1, 1)
+    return {"ours": ours, "reference": ref}
 
 
 if __name__ == "__main__":

@@ -226,10 +226,10 @@ class Trainer:
                 if bar is not None and self.step % 25 == 0:
                     bar.update(self.step - bar.n)
                 if episode_ended and self.step >= self.next_checkpoint:
-                    self.elapsed = elapsed_base + time.perf_counter() - t_start
-                    self.save_checkpoint()
                     while self.next_checkpoint <= self.step:
                         self.next_checkpoint += cfg.checkpoint_interval
+                    self.elapsed = elapsed_base + time.perf_counter() - t_start
+                    self.save_checkpoint()
                 if (self.time_budget_s is not None
                         and elapsed_base + now - t_start >= self.time_budget_s):
                     break
