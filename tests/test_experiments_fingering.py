@@ -184,8 +184,9 @@ def test_compare_with_humans_rates_usage_plots_and_reach(tmp_path):
     assert reach["example"]["robot_pressed_all"] is True
     assert reach["differing_explained_by_reach"] >= 2
     assert reach["robot_pairs_beyond_own_reach"] == 0
-    usage = np.asarray(result["finger_usage"]["robot_mean_over_seeds"])
+    usage = np.asarray(result["finger_usage"]["robot_pooled_over_seeds"])
     assert usage.shape == (2, 5) and usage[0].sum() == pytest.approx(1.0)
+    assert result["finger_usage"]["robot_pressed_notes"] == 5
     for name in ("finger_usage", "piano_roll", "confusion", "reach"):
         assert Path(result["plots"][name]).is_file()
     assert "general match" in (out / "table.md").read_text()
@@ -201,3 +202,20 @@ def test_learned_fingering_round_trips_through_pig(tmp_path):
     assert [(n.pitch, n.onset, n.finger) for n in back.notes] == \
         [(n.pitch, n.onset, n.finger) for n in read_pig(path).notes]
     assert common.read_learned_fingering(common.SeedRun("ot", 0, tmp_path, "x", {}, TrainConfig())) is None
+
+
+def test_cross_embodiment_usage_pools_notes_over_seeds(tmp_path):
+    from training.experiments.cross_embodiment import pooled_usage
+
+    def run(seed, notes):
+        path = write_pig(NoteSequence.from_notes(notes, "x"), tmp_path / f"{seed}.txt")
+        return common.SeedRun("h", seed, tmp_path, "trained", {}, TrainConfig(),
+                              {"learned_fingering": str(path)})
+
+    a = run(0, [Note(C4, 0.0, 0.1, 64, "right", (1,)), Note(D4, 0.1, 0.2, 64, "right", (1,)),
+                Note(48, 0.0, 0.2, 64, "left", ())])              # left note never pressed
+    b = run(1, [Note(C4, 0.0, 0.1, 64, "right", (2,)), Note(48, 0.0, 0.2, 64, "left", (5,))])
+    usage, pressed = pooled_usage([a, b])
+    assert pressed == [3, 1]
+    assert usage[0][:2] == pytest.approx([2 / 3, 1 / 3]) and usage[1][4] == 1.0
+    assert pooled_usage([]) == (None, [0, 0])

@@ -61,7 +61,9 @@ def run_cross_embodiment(song: str, hands: Sequence[str] = DEFAULT_HANDS, *, see
     runs = common.run_arms(exp, configs, factory, progress=progress, time_budget_s=time_budget_s,
                            tensorboard=tensorboard)
     results = {hand: common.aggregate_arm(runs[hand]) for hand in hands}
-    usage = {hand: _mean_usage(runs[hand]) for hand in hands}
+    pooled = {hand: pooled_usage(runs[hand]) for hand in hands}
+    usage = {hand: u for hand, (u, _) in pooled.items()}
+    pressed = {hand: n for hand, (_, n) in pooled.items()}
     fingers = {hand: _finger_names(hand, env_factory is None) for hand in hands}
 
     plots = {
@@ -75,8 +77,9 @@ def run_cross_embodiment(song: str, hands: Sequence[str] = DEFAULT_HANDS, *, see
             title=f"{song}: final F1 after {steps} steps"),
     }
     if any(u is not None for u in usage.values()):
-        plots["finger_usage"] = plot_usage_by_hand({common.arm_slug(h): u for h, u in usage.items()},
-                                                   exp.root / "finger_usage.png",
+        plots["finger_usage"] = plot_usage_by_hand(
+            {f"{common.arm_slug(h)} ({sum(pressed[h])} notes)": u for h, u in usage.items()},
+            exp.root / "finger_usage.png",
                                                    title=f"{song}: fingers the policies used")
     table = results_table(hands, results, randoms, usage, fingers)
     common.write_text(exp.root / "table.md", table)
@@ -87,6 +90,7 @@ def run_cross_embodiment(song: str, hands: Sequence[str] = DEFAULT_HANDS, *, see
         "max_episode_steps": max_episode_steps, "train_config": base.to_dict(),
         "results": {h: {**results[h].to_dict(), "random_policy_f1": randoms[h].get("f1"),
                         "fingers": fingers[h], "finger_usage_right_left": usage[h],
+                        "pressed_notes_right_left": pressed[h],
                         "paper_f1": PAPER_F1.get(h)} for h in hands},
         "table_markdown": table, "plots": {k: str(v) for k, v in plots.items()},
         "budget": common.budget_record(runs, started), "runs": common.runs_table(
@@ -131,12 +135,20 @@ def _finger_names(hand: str, real: bool) -> list[str]:
     return [n for n in FINGER_NAMES if n in names] or list(FINGER_NAMES)
 
 
-def _mean_usage(runs: Sequence[common.SeedRun]) -> list[list[float]] | None:
-    """Finger usage (rows right, left; columns thumb..little) averaged over seeds."""
-    arrays = [np.asarray(r.final["finger_usage"]) for r in runs if r.final.get("finger_usage")]
-    if not arrays:
-        return None
-    return np.mean(arrays, axis=0).round(4).tolist()
+def pooled_usage(runs: Sequence[common.SeedRun]) -> tuple[list[list[float]] | None, list[int]]:
+    """Finger usage of the final policies, pooled over seeds (rows right, left; columns
+    thumb..little), and how many notes each hand pressed.
+
+    Pooling counts (rather than averaging per-seed shares) keeps a seed that pressed no
+    note with one hand from diluting the other seeds' shares.
+    """
+    from fingering.match import HANDS, finger_usage
+
+    seqs = [seq for seq in (common.read_learned_fingering(r) for r in runs) if seq is not None]
+    if not seqs:
+        return None, [0, 0]
+    counts = [sum(1 for s in seqs for n in s.notes if n.hand == hand and n.finger) for hand in HANDS]
+    return finger_usage(seqs).round(4).tolist(), counts
 
 
 def results_table(hands: Sequence[str], results: dict[str, common.ArmResult],
@@ -163,8 +175,8 @@ def results_table(hands: Sequence[str], results: dict[str, common.ArmResult],
 
 
 def plot_usage_by_hand(usage: dict[str, Any], path: Path, *, title: str) -> Path:
-    """Grouped bars: for each of the player's hands, the share of notes per finger, one bar
-    colour per robot hand."""
+    """Grouped bars: for each of the player's hands, the share of its pressed notes per
+    finger, one bar colour per robot hand (pooled over seeds)."""
     fig = common._figure(9, 3.6)
     axes = fig.subplots(1, 2, sharey=True)
     hands = [h for h, u in usage.items() if u is not None]

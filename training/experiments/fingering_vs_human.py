@@ -418,7 +418,7 @@ def compare_with_humans(runs: Sequence[common.SeedRun], labels: Sequence[str],
         "example": None if example is None else {**asdict(example), "text": example.describe()},
         "conflicts": [{**asdict(c), "text": c.describe()} for c in conflicts[:200]],
     }
-    usage_robot = np.mean([finger_usage([s]) for s in learned], axis=0)
+    usage_robot = finger_usage(learned)  # pooled over seeds
     table = _table(match, per_hand, human_baseline, len(humans))
     common.write_text(out / "table.md", table)
     return {
@@ -428,7 +428,9 @@ def compare_with_humans(runs: Sequence[common.SeedRun], labels: Sequence[str],
         "human_agreement": human_baseline,
         "finger_usage": {"rows": list(HANDS), "columns": list(FINGER_NAMES),
                          "humans_pooled": finger_usage(list(humans)).round(4).tolist(),
-                         "robot_mean_over_seeds": usage_robot.round(4).tolist()},
+                         "robot_pooled_over_seeds": usage_robot.round(4).tolist(),
+                         "robot_pressed_notes": sum(1 for seq in learned for n in seq.notes
+                                                    if n.finger)},
         "confusion_seed": runs[best].seed, "confusion_right_left": shown_rates.confusion.tolist(),
         "reach": reach_summary, "table_markdown": table,
         "plots": {k: str(v) for k, v in files.items()},
