@@ -26,11 +26,12 @@ THRESH = np.full(K, 0.9)
 SPEC_JSON = '{"name": "toy"}'
 
 
-def make_meta(T: int = 12, *, seed: int = 0, song: str = "toy:0") -> DatasetMeta:
+def make_meta(T: int = 12, *, seed: int = 0, song: str = "toy:0",
+              policy: dict | None = None) -> DatasetMeta:
     return DatasetMeta(
         song=song, song_name=song, chunk=0, num_steps=T, hand="toy",
         hand_hash=hashlib.sha256(SPEC_JSON.encode()).hexdigest()[:16], hand_spec=SPEC_JSON,
-        fingering="ot", seed=seed, policy={"kind": "test"},
+        fingering="ot", seed=seed, policy=policy or {"kind": "test"},
         obs_keys=("goal", "sustain_goal", "piano/keys", "fingertips"),
         obs_dims=(L * K, L, K, 6), binary_obs_keys=("goal", "sustain_goal"),
         action_min=(-1.0,) * 3, action_max=(1.0,) * 3,
@@ -362,6 +363,11 @@ def test_stats_count_the_music_once_per_file(tmp_path):
     from fingering.keyboard import black_mask
     white = goal[:, ~black_mask()].sum() / goal.sum()
     assert st_.white_fraction == pytest.approx(white)
+    assert st_.eval_f1 == [None, None]
+    c = tmp_path / "c.h5"
+    with DemoWriter(c, make_meta(10, policy={"kind": "droq", "eval_f1": 0.5})) as w:
+        w.add(make_episode(np.random.default_rng(0), T=10))
+    assert compute_stats([a, c]).eval_f1 == [None, 0.5]
     written = plot_fig4(st_, tmp_path / "plots")
     assert set(written) == {"pressed_keys", "active_keys", "f1", "fig4"}
     for p in written.values():

@@ -699,8 +699,10 @@ class DatasetStats:
     key_steps:   (88,) steps each key is active in the goals, counted once per file
                  (the music, not the 500 repetitions of it)
     active_keys: per file, the number of active keys summed over all its time steps
-    file_f1:     per file, the mean F1 of its episodes (the specialist's quality)
+    file_f1:     per file, the mean F1 of its episodes (what the data achieve)
     episode_f1:  every episode's F1
+    eval_f1:     per file whose policy recorded one, the specialist's evaluation F1 (the
+                 policy's mode, as RP1M's selection uses); None elsewhere
     """
 
     files: list[FileSummary]
@@ -708,6 +710,7 @@ class DatasetStats:
     active_keys: list[int]
     file_f1: list[float]
     episode_f1: list[float]
+    eval_f1: list[float | None] = field(default_factory=list)
 
     @property
     def white_fraction(self) -> float:
@@ -719,6 +722,7 @@ class DatasetStats:
 
 def compute_stats(paths: Iterable[str | Path]) -> DatasetStats:
     files, key_steps, active, file_f1, ep_f1 = [], np.zeros(NUM_KEYS, np.int64), [], [], []
+    eval_f1: list[float | None] = []
     for path in paths:
         summary = summarize(path)
         files.append(summary)
@@ -726,11 +730,13 @@ def compute_stats(paths: Iterable[str | Path]) -> DatasetStats:
             continue
         with DemoFile(path) as df:
             goal = df.group(0)["obs"][h5_key("goal")][:, :NUM_KEYS].astype(bool)
+            recorded = df.meta.policy.get("eval_f1")
         key_steps += goal.sum(axis=0)
         active.append(int(goal.sum()))
         file_f1.append(summary.mean_f1)
         ep_f1.extend(summary.f1)
-    return DatasetStats(files, key_steps, active, file_f1, ep_f1)
+        eval_f1.append(float(recorded) if isinstance(recorded, (int, float)) else None)
+    return DatasetStats(files, key_steps, active, file_f1, ep_f1, eval_f1)
 
 
 def plot_fig4(stats: DatasetStats, out_dir: str | Path, *, prefix: str = "") -> dict[str, Path]:
@@ -770,15 +776,20 @@ def plot_fig4(stats: DatasetStats, out_dir: str | Path, *, prefix: str = "") -> 
         ax.set_title("Active keys per piece")
 
     def f1_panel(ax) -> None:
+        bins = np.linspace(0, 1, 21)
         if stats.file_f1:
-            ax.hist(stats.file_f1, bins=np.linspace(0, 1, 21), color="#55a868",
-                    label=f"specialists (n={n_files})")
-        ax.axvline(0.75, color="k", ls="--", lw=1, label="F1 0.75")
+            ax.hist(stats.file_f1, bins=bins, color="#55a868", alpha=0.8,
+                    label=f"collected episodes, mean per file (n={n_files})")
+        evals = [f for f in stats.eval_f1 if f is not None]
+        if evals:
+            ax.hist(evals, bins=bins, histtype="step", color="#c44e52", lw=2,
+                    label=f"specialist evaluation (n={len(evals)})")
+        ax.axvline(0.75, color="k", ls="--", lw=1, label="F1 0.75 (RP1M: good)")
         ax.set_xlim(0, 1)
-        ax.set_xlabel("F1 (mean over a file's episodes)")
+        ax.set_xlabel("F1")
         ax.set_ylabel("specialists")
         ax.set_title("F1 of the specialists")
-        ax.legend()
+        ax.legend(fontsize=8)
 
     panels = {"pressed_keys": (keys_panel, (12, 3.5)), "active_keys": (active_panel, (5, 3.5)),
               "f1": (f1_panel, (5, 3.5))}

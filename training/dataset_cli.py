@@ -137,23 +137,29 @@ def stats(paths: PathsArg,
     st = compute_stats(expand_paths(paths))
     written = plot_fig4(st, out)
     f1 = np.asarray(st.file_f1, float)
+    ev = np.asarray([x for x in st.eval_f1 if x is not None], float)
     summary = {
         "files": len(st.files), "episodes": len(st.episode_f1),
         "white_key_fraction": st.white_fraction,
         "active_keys_per_piece": {"mean": float(np.mean(st.active_keys)) if st.active_keys else None,
                                   "min": int(min(st.active_keys)) if st.active_keys else None,
                                   "max": int(max(st.active_keys)) if st.active_keys else None},
-        "specialist_f1": {"mean": float(f1.mean()) if f1.size else None,
-                          "frac_ge_0.75": float((f1 >= 0.75).mean()) if f1.size else None,
-                          "frac_ge_0.5": float((f1 >= 0.5).mean()) if f1.size else None},
+        "dataset_f1_per_file": {"mean": float(f1.mean()) if f1.size else None,
+                                "frac_ge_0.75": float((f1 >= 0.75).mean()) if f1.size else None,
+                                "frac_ge_0.5": float((f1 >= 0.5).mean()) if f1.size else None},
+        "specialist_eval_f1": {"mean": float(ev.mean()) if ev.size else None,
+                               "frac_ge_0.75": float((ev >= 0.75).mean()) if ev.size else None,
+                               "frac_ge_0.5": float((ev >= 0.5).mean()) if ev.size else None,
+                               "files_with_eval": int(ev.size)},
         "key_steps": st.key_steps.tolist(),
         "plots": {k: str(v) for k, v in written.items()},
     }
     atomic_write_text(Path(out) / "stats.json", json.dumps(summary, indent=2) + "\n")
     typer.echo(f"{len(st.files)} files, {len(st.episode_f1)} episodes; white keys "
-               f"{100 * st.white_fraction:.1f}% of active key-steps; specialist F1 mean "
-               f"{_fmt(summary['specialist_f1']['mean'])}, >= 0.75: "
-               f"{_fmt(summary['specialist_f1']['frac_ge_0.75'], 2)}")
+               f"{100 * st.white_fraction:.1f}% of active key-steps; episode F1 mean "
+               f"{_fmt(summary['dataset_f1_per_file']['mean'])}; specialist evaluation F1 mean "
+               f"{_fmt(summary['specialist_eval_f1']['mean'])} ({ev.size} files), >= 0.75: "
+               f"{_fmt(summary['specialist_eval_f1']['frac_ge_0.75'], 2)}")
     for path in written.values():
         typer.echo(str(path))
 
