@@ -62,7 +62,7 @@ def test_one_update_lowers_the_critic_loss_on_a_fixed_batch(agent):
     state = agent.init(4)
     batch = make_batch(10)
     key_a, key_b, key_c = jax.random.split(jax.random.PRNGKey(4), 3)
-    target = agent.td_target(state, batch, key_a, key_b)
+    target = jax.jit(agent.td_target)(state, batch, key_a, key_b)
     loss = jax.jit(lambda params: agent.critic_loss(params, batch, target, key_c)[0])
     before = float(loss(state.critic))
     after_state, _ = agent.update(state, jax.tree.map(lambda x: x[None], batch))

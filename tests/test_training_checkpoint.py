@@ -11,7 +11,8 @@ from training import checkpoint as ckpt
 from training.agent import DroQ
 from training.config import DroQConfig
 
-AGENT = DroQ(DroQConfig(hidden_dims=(8,)), 4, 5, 2)
+# The agent tests' config and the fake environment's sizes: init compiles once per session.
+AGENT = DroQ(DroQConfig(hidden_dims=(32, 32)), 26, 21, 7)
 
 
 def state(seed: int):
@@ -53,6 +54,9 @@ def test_nothing_readable_is_one_input_error(tmp_path):
         ckpt.load_latest(tmp_path, state(0))
     line = err.value.one_line()
     assert str(tmp_path) in line and "checkpoint" in line and "\n" not in line
+    with pytest.raises(InputError, match="no readable checkpoint"):
+        ckpt.check_intact(tmp_path)  # the cheap pre-check (no template) agrees
+    ckpt.check_intact(tmp_path / "missing")  # nothing saved yet is not an error here
 
 
 def test_empty_directory_has_no_checkpoint(tmp_path):
@@ -60,8 +64,11 @@ def test_empty_directory_has_no_checkpoint(tmp_path):
 
 
 def test_checkpoint_of_another_network_is_rejected(tmp_path):
-    other = DroQ(DroQConfig(hidden_dims=(16,)), 4, 5, 2).init(0)
-    path = ckpt.save_checkpoint(tmp_path, 5, other, {})
+    wider = state(0)
+    wider = wider.replace(actor=jax.tree.map(lambda x: np.zeros(x.shape[:-1] + (x.shape[-1] + 1,),
+                                                                x.dtype) if x.ndim else x,
+                                             wider.actor))
+    path = ckpt.save_checkpoint(tmp_path, 5, wider, {})
     with pytest.raises(InputError) as err:
         ckpt.read_checkpoint(path, state(0))
     assert err.value.file == str(path)

@@ -149,3 +149,21 @@ def test_kill_9_then_resume_continues_from_the_last_checkpoint(tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == last + 100 and summary["resumed_from"]
     assert not list(run.rglob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_demo_end_to_end_and_rerun(capsys, tmp_path):
+    out = tmp_path / "demo"
+    argv = ["demo", "--out", str(out), "--steps", "150", "--minutes", "5", "--no-progress"]
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("random_f1", "final_f1", "best_eval_f1", "beats_random", "eval_curve",
+                "learned_fingering", "fingering_plot", "wall_time_s"):
+        assert key in summary, key
+    assert summary["steps"] == 150 and 0 <= summary["random_f1"] <= 1
+    for name in ("f1_curve.png", "eval/learned_fingering.txt", "eval/piano_roll.png",
+                 "eval/finger_usage.png"):
+        assert (out / name).is_file(), name
+    assert "vs random policy" in capsys.readouterr().out
+    assert main(argv) == 0  # a second demo replaces the first
+    assert json.loads((out / "summary.json").read_text())["steps"] == 150

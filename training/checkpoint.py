@@ -95,11 +95,8 @@ def _prune(directory: Path, keep: int) -> None:
             replay.unlink(missing_ok=True)
 
 
-def read_checkpoint(path: Path, template: Any) -> Checkpoint:
-    """Reads one checkpoint into the structure of ``template`` (an AgentState).
-
-    Raises ``InputError`` naming the file when it is truncated, corrupt or does not match.
-    """
+def _verified_payload(path: Path) -> bytes:
+    """The payload of a checkpoint file whose header and checksum are right, else InputError."""
     try:
         blob = path.read_bytes()
     except OSError as exc:
@@ -112,6 +109,33 @@ def read_checkpoint(path: Path, template: Any) -> Checkpoint:
     if hashlib.sha256(payload).digest() != digest:
         raise InputError("checksum mismatch: the file is corrupt or was cut short", file=path,
                          field="checkpoint")
+    return payload
+
+
+def check_intact(directory: Path) -> None:
+    """Fails fast (InputError) when checkpoints exist but none passes its checksum.
+
+    Cheap (no network needed), so ``--resume`` can refuse before building anything.
+    """
+    candidates = list_checkpoints(directory)
+    problems = []
+    for _, path in candidates:
+        try:
+            _verified_payload(path)
+            return
+        except InputError as exc:
+            problems.append(exc.one_line())
+    if candidates:
+        raise InputError(f"no readable checkpoint ({len(problems)} tried; newest: {problems[0]})",
+                         file=directory, field="checkpoint")
+
+
+def read_checkpoint(path: Path, template: Any) -> Checkpoint:
+    """Reads one checkpoint into the structure of ``template`` (an AgentState).
+
+    Raises ``InputError`` naming the file when it is truncated, corrupt or does not match.
+    """
+    payload = _verified_payload(path)
     try:
         data = flax.serialization.msgpack_restore(payload)
         meta = json.loads(bytes(np.asarray(data["meta"], np.uint8)).decode())

@@ -92,6 +92,13 @@ def load_agent(run: Path, checkpoint: Path | None = None):
 
     run = Path(run)
     config = TrainConfig.load(run / "config.json")
+    if checkpoint is None:  # fail before building the environment and compiling
+        if not ckpt.list_checkpoints(ckpt.checkpoint_dir(run)):
+            raise InputError("no checkpoint yet (train first)", file=ckpt.checkpoint_dir(run),
+                             field="checkpoint")
+        ckpt.check_intact(ckpt.checkpoint_dir(run))
+    elif not Path(checkpoint).is_file():
+        raise InputError("no such file", file=checkpoint, field="--checkpoint")
     env = make_env(config.song, config.hand, config.fingering, np.random.default_rng(config.seed),
                    config.env_kwargs)
     agent = DroQ(config.agent, env.layout.dense_dim, env.layout.num_bits, env.action_dim)
@@ -100,9 +107,6 @@ def load_agent(run: Path, checkpoint: Path | None = None):
         found = ckpt.read_checkpoint(Path(checkpoint), template)
     else:
         found = ckpt.load_latest(ckpt.checkpoint_dir(run), template)
-        if found is None:
-            raise InputError("no checkpoint yet (train first)", file=ckpt.checkpoint_dir(run),
-                             field="checkpoint")
     return config, env, agent, found.agent, found
 
 

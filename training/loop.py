@@ -129,6 +129,7 @@ class Trainer:
             if not self.paths.config.is_file():
                 raise InputError("nothing to resume: no config.json in the run directory",
                                  file=root, field="resume")
+            ckpt.check_intact(self.paths.checkpoints)
         elif self.paths.config.exists() or ckpt.list_checkpoints(self.paths.checkpoints):
             raise InputError("a run already exists here; pass --resume to continue it or "
                              "choose a new --out", file=root, field="out")
