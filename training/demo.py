@@ -80,7 +80,16 @@ def run_demo(out: str | Path, *, minutes: float = 9.0, song: str = "demo_short",
         except Exception as exc:  # noqa: BLE001 - no GL: keep the demo, skip the video
             report = evaluate_run(out, video=False)
             report["video_error"] = f"{type(exc).__name__}: {exc}"
-    rows = CsvLog(out / "eval.csv").rows()
+    log = CsvLog(out / "eval.csv")
+    rows = log.rows()
+    if not rows or int(float(rows[-1]["step"])) != summary["steps"]:
+        # the final policy's evaluation closes the curve (also when no periodic one ran)
+        log.write({"step": summary["steps"], "f1": report["f1"], "precision": report["precision"],
+                   "recall": report["recall"], "return": report["return"],
+                   "length": report["steps"],
+                   **{f"reward/{k}": v for k, v in sorted(report["reward_terms"].items())}})
+        rows = log.rows()
+    summary["eval_curve"] = [{"step": int(float(r["step"])), "f1": float(r["f1"])} for r in rows]
     plot_f1_curve(rows, out / "f1_curve.png", random_f1=baseline["f1"],
                   title=f"demo: {song} / {hand} / fingering={fingering} / seed {seed}")
     summary.update({
