@@ -91,8 +91,8 @@ def _worker_init(threads: int) -> None:
 
 
 class LocalBackend:
-    """``workers`` spawned processes on this machine (spawn, not fork: JAX and MuJoCo
-    contexts must not be copied into children)."""
+    """``workers`` spawned processes on this machine, one task each (spawn, not fork: JAX
+    and MuJoCo contexts must not be copied into children)."""
 
     name = "local"
 
@@ -104,8 +104,12 @@ class LocalBackend:
         self._pool: ProcessPoolExecutor | None = None
 
     def start(self) -> None:
+        # one task per process: a chunk task runs for minutes, so a fresh interpreter costs
+        # little and returns JAX/MuJoCo memory, loads the code as it is now (not as it was
+        # when a long pipeline started) and keeps a crash to one task
         self._pool = ProcessPoolExecutor(self.capacity, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_worker_init, initargs=(self.threads,))
+                                         initializer=_worker_init, initargs=(self.threads,),
+                                         max_tasks_per_child=1)
 
     def submit(self, fn: TaskFn, task: Any) -> Future:
         assert self._pool is not None, "start() first"
