@@ -219,9 +219,12 @@ class PianoEnv(dm_env.Environment):
         m, d = self.model, self.data
         d.ctrl[self._act_ids] = action[:-1]
         self._sustain = float(action[-1] >= 0.5)
-        for _ in range(self._n_sub):  # step2 then step1: derived quantities stay current
-            mujoco.mj_step2(m, d)
-            mujoco.mj_step1(m, d)
+        # The state is kept "after mj_step1" (positions, contacts, site_xpos current), so
+        # n substeps are step2, (n-1) full steps in C, then step1: no stale observations.
+        mujoco.mj_step2(m, d)
+        if self._n_sub > 1:
+            mujoco.mj_step(m, d, nstep=self._n_sub - 1)
+        mujoco.mj_step1(m, d)
         reward = self._reward_and_metrics()
         self._t += 1
         obs = self._observation()
