@@ -69,7 +69,8 @@ def run_cross_embodiment(song: str, hands: Sequence[str] = DEFAULT_HANDS, *, see
     plots = {
         "f1_curves": common.plot_f1_bands(
             {common.arm_slug(h): r.band for h, r in results.items()}, exp.root / "f1_curves.png",
-            title=f"{song}: F1 vs steps per hand (mean, 95% CI)"),
+            title=f"{song}: F1 vs steps per hand (mean, 95% CI)",
+            reference={f"random policy, {common.arm_slug(h)}": randoms[h].get("f1") for h in hands}),
         "final_f1": common.plot_f1_bars(
             {common.arm_slug(h): r.final_f1 for h, r in results.items()},
             {common.arm_slug(h): r.per_seed_final for h, r in results.items()},
