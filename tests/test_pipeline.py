@@ -169,6 +169,10 @@ def test_persistent_failures_are_reported_not_lost(tmp_path):
     entry = Manifest.load(tmp_path).tasks["demo_short-c000"]
     assert entry["status"] == "failed" and entry["attempts"] == 3
     assert entry["error"] == "RuntimeError: always broken" and "Traceback" in entry["traceback"]
+    fixed = run_pipeline(tiny(tmp_path), InlineBackend())  # rerun: retried, history kept
+    assert fixed.count("collected") == 2
+    entry = Manifest.load(tmp_path).tasks["demo_short-c000"]
+    assert entry["errors"] == [] and entry["earlier_errors"] == ["RuntimeError: always broken"] * 3
     bad = run_pipeline(tiny(tmp_path / "b", specialist="test_pipeline_plugins:BadInput"),
                        InlineBackend(), retries=2)
     assert [e["attempts"] for e in bad.finished] == [1, 1]  # bad input is not retried

@@ -335,6 +335,10 @@ class Manifest:
                      "fingerprint": task.fingerprint(), **entry}
         entry["attempts"] = outcome.attempts
         entry["errors"] = list(outcome.errors)
+        previous = self.tasks.get(task.slug) or {}
+        earlier = previous.get("earlier_errors", []) + previous.get("errors", [])
+        if earlier:  # failures of earlier pipeline runs stay on record
+            entry["earlier_errors"] = earlier[-20:]
         self.tasks[task.slug] = entry
         return entry
 
