@@ -148,3 +148,21 @@ def test_time_budget_stops_with_a_checkpoint(tmp_path):
     t = trainer(config(steps=10_000), tmp_path, time_budget_s=0.0)
     summary = t.run()
     assert summary["steps"] == 1 and ckpt.list_checkpoints(tmp_path / "checkpoints")[0][0] == 1
+
+
+def test_ctrl_c_stops_between_iterations_with_a_checkpoint(tmp_path):
+    """SIGINT during training: the loop finishes the iteration, saves, then raises."""
+    import os
+    import signal
+
+    t = trainer(config(steps=1000), tmp_path,
+                on_eval=lambda step, result: os.kill(os.getpid(), signal.SIGINT))
+    with pytest.raises(KeyboardInterrupt):
+        t.run()
+    assert t.step == 60  # the first evaluation sent the signal; the next iteration stopped
+    assert ckpt.list_checkpoints(tmp_path / "checkpoints")[0][0] == 60
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["interrupted"] and summary["steps"] == 60
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    resumed = trainer(config(steps=1000), tmp_path, resume=True)
+    assert resumed.step == 60

@@ -138,7 +138,12 @@ def train_command(**options: Any) -> None:
                       time_budget_s=None if minutes is None else 60.0 * minutes)
     if trainer.resumed_from:
         typer.echo(f"resuming from {trainer.resumed_from} at step {trainer.step}", err=True)
-    summary = trainer.run()
+    try:
+        summary = trainer.run()
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted at step {trainer.step}; checkpoint written, continue with: "
+                   f"pianohands train --out {out} --resume", err=True)
+        raise
     last = summary.get("last_eval") or {}
     f1 = f"{last['f1']:.3f}" if "f1" in last else "n/a"
     typer.echo(f"{out}: {summary['steps']} steps, {summary['updates']} updates, "

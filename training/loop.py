@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -186,8 +188,11 @@ class Trainer:
         elapsed_base = self.elapsed
         last_log = (time.perf_counter(), self.step, self.updates)
         interrupted = False
+        stop = _GracefulInterrupt()
         try:
             while self.step < cfg.steps:
+                if stop.requested:  # Ctrl-C: finish at an iteration boundary, state intact
+                    raise KeyboardInterrupt
                 if need_reset:
                     timestep = env.reset()
                     replay.add_first(*timestep.observation)
@@ -238,6 +243,7 @@ class Trainer:
             interrupted = True
             raise
         finally:
+            stop.restore()
             self.elapsed = elapsed_base + time.perf_counter() - t_start
             if bar is not None:
                 bar.update(self.step - bar.n)
@@ -337,6 +343,28 @@ class Trainer:
         }
         atomic_write_text(self.paths.summary, json.dumps(summary, indent=2) + "\n")
         return summary
+
+
+class _GracefulInterrupt:
+    """First Ctrl-C sets ``requested`` (the loop stops between iterations, so no update is
+    cut in half and the checkpoint holds a consistent state); a second one interrupts at
+    once. Only installed in the main thread (signal handlers cannot be set elsewhere)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 def train(config: TrainConfig, out: str | Path, **kwargs: Any) -> dict[str, Any]:
