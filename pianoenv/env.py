@@ -204,6 +204,7 @@ class PianoEnv(dm_env.Environment):
             d.qpos[self._hand_qadr] = np.clip(d.qpos[self._hand_qadr] + noise, lo, hi)
             mujoco.mj_forward(m, d)
         self._t, self._sustain = 0, 0.0
+        self._key_state = piano.normalize_key_state(d.qpos[self._key_qadr])
         self.metrics = EpisodeMetrics()
         self.reward_terms, self.last_assignment = {}, None
         self._reset_next_step = False
@@ -238,7 +239,7 @@ class PianoEnv(dm_env.Environment):
         obs = OrderedDict()
         obs["goal"] = self._goal_pad[t:t + L].reshape(-1).copy()
         obs["sustain_goal"] = self._sustain_pad[t:t + L].copy()
-        obs["piano/keys"] = piano.normalize_key_state(d.qpos[self._key_qadr]).astype(np.float32)
+        obs["piano/keys"] = self._key_state.astype(np.float32)
         obs["piano/sustain"] = np.array([self._sustain], dtype=np.float32)
         obs["fingertips"] = d.site_xpos[self._tip_ids].astype(np.float32).reshape(-1)
         obs["hands/joints"] = d.qpos[self._hand_qadr].astype(np.float32)
@@ -249,7 +250,7 @@ class PianoEnv(dm_env.Environment):
     def _reward_and_metrics(self) -> float:
         d, t, g = self.data, self._t, self.song_goals
         goal_keys = g.keys[t]
-        state = piano.normalize_key_state(d.qpos[self._key_qadr])
+        state = self._key_state = piano.normalize_key_state(d.qpos[self._key_qadr])
         pressed = state >= piano.PRESSED_THRESHOLD
         tips = d.site_xpos[self._tip_ids]
         terms: dict[str, float] = {}
