@@ -206,6 +206,8 @@ def test_session_budget_stops_and_the_next_session_resumes(tmp_path, TINY):
     assert first["runs"][0]["steps"] < 40 and not first["runs"][0]["finished"]
     assert first["runs"][1]["steps"] is None
     assert first["results"]["hand_b"]["final_f1"]["n"] == 0
+    assert first["results"]["hand_a"]["final_f1"]["n"] == 0  # stopped early: not in the stats
+    assert first["results"]["hand_a"]["curve"]["n"] == 0
     assert "next session" in (out / "experiment.log").read_text()
     second = run_cross_embodiment("demo_short", ["hand_a", "hand_b"], seeds=1, out=out, **TINY)
     assert _statuses(second) == [("hand_a", 0, "resumed"), ("hand_b", 0, "trained")]

@@ -576,6 +576,9 @@ class ArmResult:
 
 
 def aggregate_arm(runs: Sequence[SeedRun]) -> ArmResult:
+    """Statistics over the seeds that reached the step budget; a run stopped early by a
+    time budget would mix a younger policy into the mean, so it waits for its next session."""
+    runs = [r for r in runs if r.finished]
     finals = tuple(float(r.final.get("f1", math.nan)) for r in runs)
     best = [float(r.summary.get("best_eval_f1") if r.summary.get("best_eval_f1") is not None
                   else math.nan) for r in runs]

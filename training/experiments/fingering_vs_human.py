@@ -330,7 +330,9 @@ def run_fingering_experiment(song: str | None, *, pig_dir: str | Path | None = N
         runs = common.run_arms(exp, configs, factory, progress=progress,
                                time_budget_s=time_budget_s, tensorboard=tensorboard)[ARM]
 
-    evaluated = [r for r in runs if r.final.get("learned_fingering")]
+    # seeds stopped early by --time-budget wait for their next session (as in the other studies)
+    evaluated = [r for r in runs if (r.finished or r.status == "loaded")
+                 and r.final.get("learned_fingering")]
     if evaluated:
         analysis = compare_with_humans(evaluated, labels, humans, finger_reach(spec), exp.root,
                                        title=f"{source.piece}", hand=hand)
@@ -346,9 +348,9 @@ def run_fingering_experiment(song: str | None, *, pig_dir: str | Path | None = N
         "max_episode_steps": max_episode_steps, "notes": len(played.notes),
         "episode_steps": played.num_steps, "train_config": base.to_dict(),
         "loaded_run": str(run) if run is not None else None,
-        "final_f1": common.mean_ci([r.final.get("f1", math.nan) for r in runs]).to_dict(),
+        "final_f1": common.mean_ci([r.final.get("f1", math.nan) for r in evaluated]).to_dict(),
         "evaluated_seeds": [r.seed for r in evaluated],
-        "per_seed_final_f1": [r.final.get("f1") for r in runs],
+        "per_seed_final_f1": [r.final.get("f1") for r in evaluated],
         **analysis,
         "budget": common.budget_record({ARM: runs}, started),
         "runs": common.runs_table(runs), "machine": common.machine_info(),
