@@ -232,8 +232,14 @@ class EnsembleMLP(nn.Module):
             if self.sparse:
                 y = y + gather_rows_sum(bits, active)
             else:
-                y = y + jax.nn.one_hot(active, self.num_bits, dtype=y.dtype).sum(axis=-2) @ bits
+                y = y + dense_bits(active, self.num_bits, y.dtype) @ bits
         return y.reshape(dense.shape[0], e, width).transpose(1, 0, 2)
+
+
+def dense_bits(active: jax.Array, num_bits: int, dtype=jnp.float32) -> jax.Array:
+    """(B, K) active indices (padded with ``num_bits``) -> (B, num_bits) 0/1 matrix."""
+    rows = jnp.arange(active.shape[0])[:, None]
+    return jnp.zeros((active.shape[0], num_bits + 1), dtype).at[rows, active].set(1)[:, :num_bits]
 
 
 def glorot_rows(fan_in: int, fan_out: int) -> nn.initializers.Initializer:
