@@ -167,3 +167,29 @@ def test_demo_end_to_end_and_rerun(capsys, tmp_path):
     assert "vs random policy" in capsys.readouterr().out
     assert main(argv) == 0  # a second demo replaces the first
     assert json.loads((out / "summary.json").read_text())["steps"] == 150
+
+
+@pytest.mark.slow
+def test_a_corrupt_newest_checkpoint_is_one_warning_line_and_the_previous_is_used(capsys, tmp_path):
+    """Both checkpoints exist, the newest is cut short: eval warns once (one line, naming the
+    file) and uses the older one; no Python warning noise reaches the user."""
+    import numpy as np
+
+    from training import checkpoint as ckpt
+    from training.agent import DroQ
+    from training.envwrap import make_env
+
+    config = TrainConfig(song="demo_short", agent=DroQConfig(hidden_dims=(8,)))
+    config.save(tmp_path / "config.json")
+    env = make_env("demo_short", "shadow_five", "ot", np.random.default_rng(0))
+    state = DroQ(config.agent, env.layout.dense_dim, env.layout.num_bits, env.action_dim).init(0)
+    ckpt.save_checkpoint(tmp_path / "checkpoints", 100, state, {})
+    newest = ckpt.save_checkpoint(tmp_path / "checkpoints", 200, state, {})
+    newest.write_bytes(newest.read_bytes()[:-7])
+    assert main(["eval", str(tmp_path), "--no-video"]) == 0
+    err = capsys.readouterr().err
+    warning_lines = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert len(warning_lines) == 1 and "step_0000000200.ckpt" in warning_lines[0]
+    assert "CheckpointWarning" not in err and ".py:" not in err
+    report = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert report["checkpoint_step"] == 100

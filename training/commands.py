@@ -9,11 +9,13 @@ Heavy imports (JAX, MuJoCo) happen inside the commands so ``pianohands --help`` 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import json
+import warnings
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Iterator, Optional
 
 import typer
 
@@ -111,6 +113,29 @@ def resume_config(saved: TrainConfig, run: dict[str, Any], agent: dict[str, Any]
     return build_config(saved, {k: v for k, v in run.items() if k in RESUMABLE_FIELDS}, {})
 
 
+@contextlib.contextmanager
+def _cli_warnings() -> Iterator[None]:
+    """Checkpoint warnings as one ``warning: ...`` line each (no Python file/line noise);
+    JAX's os.fork() warning (imageio starts ffmpeg for the video) is not the user's concern."""
+    from training.checkpoint import CheckpointWarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, CheckpointWarning):
+            typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
+        warnings.simplefilter("always", CheckpointWarning)
+        previous = warnings.showwarning
+        warnings.showwarning = show
+        try:
+            yield
+        finally:
+            warnings.showwarning = previous
+
+
 # ------------------------------------------------------------------------------ train
 def train_command(**options: Any) -> None:
     """Train a DroQ agent on a song (RP1M Table 4 defaults); resumable after any crash."""
@@ -134,16 +159,17 @@ def train_command(**options: Any) -> None:
         config = build_config(base, run, agent)
     from training.loop import Trainer
 
-    trainer = Trainer(config, out, resume=resume, progress=progress, tensorboard=tensorboard,
-                      time_budget_s=None if minutes is None else 60.0 * minutes)
-    if trainer.resumed_from:
-        typer.echo(f"resuming from {trainer.resumed_from} at step {trainer.step}", err=True)
-    try:
-        summary = trainer.run()
-    except KeyboardInterrupt:
-        typer.echo(f"interrupted at step {trainer.step}; checkpoint written, continue with: "
-                   f"pianohands train --out {out} --resume", err=True)
-        raise
+    with _cli_warnings():
+        trainer = Trainer(config, out, resume=resume, progress=progress, tensorboard=tensorboard,
+                          time_budget_s=None if minutes is None else 60.0 * minutes)
+        if trainer.resumed_from:
+            typer.echo(f"resuming from {trainer.resumed_from} at step {trainer.step}", err=True)
+        try:
+            summary = trainer.run()
+        except KeyboardInterrupt:
+            typer.echo(f"interrupted at step {trainer.step}; checkpoint written, continue with: "
+                       f"pianohands train --out {out} --resume", err=True)
+            raise
     last = summary.get("last_eval") or {}
     f1 = f"{last['f1']:.3f}" if "f1" in last else "n/a"
     typer.echo(f"{out}: {summary['steps']} steps, {summary['updates']} updates, "
@@ -196,8 +222,9 @@ def eval_command(
     from training.evaluate import evaluate_run
 
     enable_compilation_cache()
-    report = evaluate_run(run, pig=pig, song=song, out=out, video=video,
-                          size=(width, height), checkpoint=checkpoint)
+    with _cli_warnings():
+        report = evaluate_run(run, pig=pig, song=song, out=out, video=video,
+                              size=(width, height), checkpoint=checkpoint)
     typer.echo(f"F1 {report['f1']:.3f}  precision {report['precision']:.3f}  "
                f"recall {report['recall']:.3f}  ({report['steps']} steps) -> {report['out']}")
     for name, path in report.get("files", {}).items():
@@ -219,8 +246,9 @@ def demo_command(
     from training.demo import run_demo
 
     enable_compilation_cache()
-    summary = run_demo(out, minutes=minutes, song=song, hand=hand, fingering=fingering,
-                       seed=seed, steps=steps, progress=progress)
+    with _cli_warnings():
+        summary = run_demo(out, minutes=minutes, song=song, hand=hand, fingering=fingering,
+                           seed=seed, steps=steps, progress=progress)
     typer.echo(f"{out}: final F1 {summary['final_f1']:.3f} vs random policy "
                f"{summary['random_f1']:.3f} after {summary['steps']} steps "
                f"({summary['wall_time_s'] / 60:.1f} min) -> {out / 'summary.json'}")

@@ -162,7 +162,7 @@ def evaluate_run(run: str | Path, *, pig: Path | None = None, song: str | None =
         match_path = out / "match.json"
         report["match"] = json.loads(match_path.read_text()) if match_path.is_file() else None
     if video and result.frames:
-        from pianoenv.video import write_video
+        from pianoenv.video import write_video  # imageio runs ffmpeg in a subprocess
 
         fps = int(round(1.0 / float(getattr(goals, "control_timestep", 0.05))))
         files["video"] = str(write_video(result.frames, out / "video.mp4", fps=fps))
