@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SONGS = ["twinkle:1", "demo_short"]  # 50 + 100 steps: two tiny chunks
 
 
-def tiny(tmp_path: Path, **kw) -> list[ChunkTask]:
+def tiny(tmp_path: Path, songs: list[str] = SONGS, **kw) -> list[ChunkTask]:
     settings_ = dict(specialist="random", min_f1=0.0, episodes=2, commit_every=1)
     settings_.update(kw)
-    return plan(SONGS, hand="shadow_five", out=tmp_path, **settings_)
+    return plan(songs, hand="shadow_five", out=tmp_path, **settings_)
 
 
 # ----------------------------------------------------------------------------- planning
@@ -135,22 +135,23 @@ def test_below_threshold_is_rejected_without_data(tmp_path):
 
 
 def test_raising_the_threshold_sets_earlier_data_aside(tmp_path):
-    run_pipeline(tiny(tmp_path), InlineBackend())
-    report = run_pipeline(tiny(tmp_path, min_f1=0.99), InlineBackend())
-    assert report.count("rejected") == 2
-    entry = Manifest.load(tmp_path).tasks["demo_short-c000"]
-    assert entry["stale_dataset"] == "data/demo_short-c000.h5.rejected"
+    one = ["twinkle:1"]
+    run_pipeline(tiny(tmp_path, one), InlineBackend())
+    report = run_pipeline(tiny(tmp_path, one, min_f1=0.99), InlineBackend())
+    assert report.count("rejected") == 1
+    entry = Manifest.load(tmp_path).tasks["twinkle-c001"]
+    assert entry["stale_dataset"] == "data/twinkle-c001.h5.rejected"
     assert not list((tmp_path / "data").glob("*.h5"))
     assert (tmp_path / entry["stale_dataset"]).is_file()
 
 
 def test_a_new_specialist_replaces_the_old_data(tmp_path):
-    run_pipeline(tiny(tmp_path), InlineBackend())
-    report = run_pipeline(tiny(tmp_path, specialist="zero"), InlineBackend())
-    assert report.count("collected") == 2
-    for entry in report.finished:
-        with DemoFile(tmp_path / entry["dataset"]) as df:
-            assert df.meta.policy["kind"] == "baseline:zero" and df.num_demos == 2
+    one = ["twinkle:1"]
+    run_pipeline(tiny(tmp_path, one), InlineBackend())
+    report = run_pipeline(tiny(tmp_path, one, specialist="zero"), InlineBackend())
+    assert report.count("collected") == 1
+    with DemoFile(tmp_path / report.finished[0]["dataset"]) as df:
+        assert df.meta.policy["kind"] == "baseline:zero" and df.num_demos == 2
 
 
 def test_transient_failures_are_retried_and_recorded(tmp_path):
