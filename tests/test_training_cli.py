@@ -79,6 +79,9 @@ def test_bad_config_file(capsys, tmp_path):
 
 def test_eval_needs_a_run_with_a_checkpoint(capsys, tmp_path):
     fails(capsys, ["eval", str(tmp_path)], str(tmp_path), "config.json")
+    TrainConfig(song="demo_short").save(tmp_path / "config.json")
+    fails(capsys, ["eval", str(tmp_path), "--pig", str(tmp_path / "none.txt")], "none.txt", "--pig")
+    fails(capsys, ["eval", str(tmp_path), "--checkpoint", str(tmp_path / "x.ckpt")], "x.ckpt")
     TrainConfig(song="demo_short", agent=DroQConfig(hidden_dims=(8,))).save(tmp_path / "config.json")
     fails(capsys, ["eval", str(tmp_path)], "checkpoint", "train first")
 

@@ -62,8 +62,10 @@ def learned_fingering(notes: NoteSequence, note_steps: np.ndarray,
 def transfer_to(reference: NoteSequence, estimate: NoteSequence, file: str | Path) -> NoteSequence:
     """``estimate``'s hands/fingers on ``reference``'s notes, matched by pitch and order.
 
-    The song the policy played is stretched and trimmed, so times differ from the PIG file;
-    the k-th note of a pitch in one is the k-th note of that pitch in the other.
+    Both are prepared the same way (stretch, trim, chunk), but the song the policy played
+    may come from another file of the piece (a MIDI) with slightly different timing, so
+    notes are paired by pitch and order, not by time: the k-th note of a pitch in one is
+    the k-th note of that pitch in the other. Fewer than 90% paired is an InputError.
     """
     queues: dict[int, list[Note]] = defaultdict(list)
     for note in estimate.notes:
@@ -84,6 +86,18 @@ def transfer_to(reference: NoteSequence, estimate: NoteSequence, file: str | Pat
         raise InputError(f"its notes do not match the song the policy played ({matched} of "
                          f"{len(reference.notes)} notes pair up by pitch)", file=file, field="--pig")
     return NoteSequence(tuple(out), reference.name, reference.sustain, dict(reference.metadata))
+
+
+def _prepared_pig(pig: Path, song: str) -> NoteSequence:
+    """The human fingering of ``pig`` prepared like the song the policy plays (stretched,
+    trimmed, and cut to the same chunk when the song names one), so notes line up."""
+    from pianoenv.songs import load_goals, parse_song_spec
+
+    if not pig.is_file():
+        raise InputError("no such file", file=pig, field="--pig")
+    _, chunk = parse_song_spec(song)
+    goals = load_goals(str(pig) if chunk is None else f"{pig}:{chunk}")
+    return goals.notes
 
 
 def load_agent(run: Path, checkpoint: Path | None = None):
@@ -121,6 +135,8 @@ def evaluate_run(run: str | Path, *, pig: Path | None = None, song: str | None =
     run = Path(run)
     if not (run / "config.json").is_file():
         raise InputError("not a run directory (no config.json)", file=run, field="RUN")
+    if pig is not None and not Path(pig).is_file():
+        raise InputError("no such file", file=pig, field="--pig")
     config, env, agent, state, found = load_agent(run, checkpoint)
     if song is not None and song != config.song:
         env = make_env(song, config.hand, config.fingering, np.random.default_rng(config.seed),
@@ -131,9 +147,7 @@ def evaluate_run(run: str | Path, *, pig: Path | None = None, song: str | None =
                              field="--song")
     human = None
     if pig is not None:
-        from fingering.pig import read_pig
-
-        human = read_pig(pig)
+        human = _prepared_pig(Path(pig), song or config.song)
     out = Path(out) if out is not None else run / "eval"
     out.mkdir(parents=True, exist_ok=True)
 
