@@ -234,7 +234,7 @@ def eval_command(
 # ------------------------------------------------------------------------------ demo
 def demo_command(
     out: Annotated[Path, typer.Option("--out", help="run directory")] = Path("runs/demo"),
-    minutes: Annotated[float, typer.Option("--minutes", min=0.1, help="training time budget")] = 9.0,
+    minutes: Annotated[float, typer.Option("--minutes", min=0.1, help="training time budget")] = 8.5,
     song: Annotated[str, typer.Option("--song", help="piece to learn")] = "demo_short",
     hand: Annotated[str, typer.Option("--hand")] = "shadow_five",
     fingering: Annotated[str, typer.Option("--fingering", help="ot | human | none")] = "ot",

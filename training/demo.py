@@ -60,7 +60,7 @@ def _fresh_dir(out: Path) -> None:
     atomic_write_text(out / "demo.json", json.dumps({"demo": True}) + "\n")
 
 
-def run_demo(out: str | Path, *, minutes: float = 9.0, song: str = "demo_short",
+def run_demo(out: str | Path, *, minutes: float = 8.5, song: str = "demo_short",
              hand: str = "shadow_five", fingering: str = "ot", seed: int = 0,
              steps: int = 60_000, progress: bool = True) -> dict[str, Any]:
     from training.evaluate import evaluate_run
