@@ -105,13 +105,18 @@ def test_robot_pairs_report_feasibility():
 
 
 # ------------------------------------------------------------------------------ songs
-def test_resolve_song_piece_id_path_and_builtin(tmp_path):
+def test_resolve_song_piece_id_path_and_builtin(tmp_path, monkeypatch):
     files = write_piece(tmp_path / "pig" / "FingeringFiles")
     src = fvh.resolve_song("42", tmp_path / "pig")
     assert src.files == tuple(files) and src.chunk == 0 and src.train_song == f"{files[0]}:0"
     assert [label for label, _ in src.specs()] == ["annotator 1", "annotator 2"]
     by_path = fvh.resolve_song(f"{files[1]}:0", None)  # siblings found next to the file
     assert set(by_path.files) == set(files) and by_path.train_song == f"{files[1]}:0"
+    # relative or absolute, the same file is the same song (and the same experiment)
+    monkeypatch.chdir(tmp_path / "pig")
+    relative = fvh.resolve_song("FingeringFiles/042-2_fingering.txt", None)
+    assert relative.train_song == by_path.train_song
+    assert fvh.resolve_song("42", "../pig").train_song == src.train_song
     builtin = fvh.resolve_song("demo_short", None)
     assert builtin.files == () and builtin.specs() == [("demo_short (built-in)", "demo_short")]
 

@@ -70,6 +70,7 @@ def resolve_song(song: str, pig_dir: str | Path | None) -> HumanSource:
 
     A PIG piece without a chunk means chunk 0 (550 steps, RP1M's episode length). Annotators
     are every ``NNN-*_fingering.txt`` of the piece in ``pig_dir`` (or next to the file).
+    File paths are made absolute, so the same piece is the same experiment from any folder.
     """
     from fingering.pig import piece_files
     from pianoenv.songs import parse_song_spec
@@ -79,7 +80,7 @@ def resolve_song(song: str, pig_dir: str | Path | None) -> HumanSource:
     if m:
         if pig_dir is None:
             raise InputError(f"piece {song!r} needs the PIG data folder", field="--pig-dir")
-        files = piece_files(pig_dir, m["id"])
+        files = [p.resolve() for p in piece_files(pig_dir, m["id"])]
         chunk = int(m["chunk"]) if m["chunk"] is not None else 0
         return HumanSource(f"{files[0]}:{chunk}", files[0].name[:3], tuple(files), chunk)
     name, chunk = parse_song_spec(song)
@@ -87,16 +88,17 @@ def resolve_song(song: str, pig_dir: str | Path | None) -> HumanSource:
     if path.suffix.lower() == ".txt":
         if not path.is_file():
             raise InputError("no such file", file=path, field="--song")
+        path = path.resolve()  # one piece, one name: whatever folder the command ran from
         fm = _FILE_RE.match(path.name)
         if fm is None:
             files: tuple[Path, ...] = (path,)
         else:
             folder = pig_dir if pig_dir is not None else path.parent
             try:
-                files = tuple(piece_files(folder, fm.group(1)))
+                files = tuple(p.resolve() for p in piece_files(folder, fm.group(1)))
             except InputError:
                 files = (path,)
-            if path.resolve() not in {p.resolve() for p in files}:
+            if path not in files:
                 files = (path,) + files
         chunk = 0 if chunk is None else chunk
         return HumanSource(f"{path}:{chunk}", fm.group(1) if fm else path.stem, files, chunk)
