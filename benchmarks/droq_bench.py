@@ -24,16 +24,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import flax.linen as nn  # noqa: E402
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
 
-from training.agent import Batch, DroQ  # noqa: E402
-from training.config import DroQConfig  # noqa: E402
-from training.networks import Obs  # noqa: E402
-from training.replay import active_capacity, active_indices  # noqa: E402
+from training.agent import Batch, DroQ
+from training.config import DroQConfig
+from training.networks import Obs
+from training.replay import active_capacity, active_indices
 
 BATCH, DENSE, BITS, ACTION = 256, 165, 979, 39
 
@@ -103,9 +103,9 @@ def make_reference(seed: int = 0):
     actor = actor_def.init(k[0], obs0)["params"]
     critic = critic_def.init(k[1], obs0, act0)["params"]
     tx = optax.adam(3e-4)
-    state = dict(actor=actor, critic=critic, target=jax.tree.map(jnp.copy, critic),
-                 log_temp=jnp.zeros(()), actor_opt=tx.init(actor), critic_opt=tx.init(critic),
-                 temp_opt=tx.init(jnp.zeros(())), rng=k[2])
+    state = {"actor": actor, "critic": critic, "target": jax.tree.map(jnp.copy, critic),
+             "log_temp": jnp.zeros(()), "actor_opt": tx.init(actor), "critic_opt": tx.init(critic),
+             "temp_opt": tx.init(jnp.zeros(())), "rng": k[2]}
 
     @jax.jit
     def update(s, obs, action, reward, discount, next_obs):
@@ -135,9 +135,9 @@ def make_reference(seed: int = 0):
         actor = optax.apply_updates(s["actor"], upd)
         g = jax.grad(lambda lt: jnp.exp(lt) * (entropy + ACTION / 2))(s["log_temp"])
         upd, temp_opt = tx.update(g, s["temp_opt"])
-        return dict(actor=actor, critic=critic, target=target_p,
-                    log_temp=optax.apply_updates(s["log_temp"], upd), actor_opt=actor_opt,
-                    critic_opt=critic_opt, temp_opt=temp_opt, rng=rng)
+        return {"actor": actor, "critic": critic, "target": target_p,
+                "log_temp": optax.apply_updates(s["log_temp"], upd), "actor_opt": actor_opt,
+                "critic_opt": critic_opt, "temp_opt": temp_opt, "rng": rng}
 
     return state, update
 

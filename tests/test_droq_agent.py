@@ -11,8 +11,13 @@ from hypothesis import strategies as st
 
 from training.agent import Batch, DroQ, ema
 from training.config import DroQConfig
-from training.networks import (CriticEnsemble, Obs, dropout_keep_mask, gather_rows_sum,
-                               tanh_gaussian_sample)
+from training.networks import (
+    CriticEnsemble,
+    Obs,
+    dropout_keep_mask,
+    gather_rows_sum,
+    tanh_gaussian_sample,
+)
 from training.replay import active_indices
 
 # The sizes of training.fake_env.FakePianoEnv() and the loop tests' batch, so the jitted
@@ -85,7 +90,7 @@ def test_scan_of_n_equals_n_single_updates():
     batches = make_batch(5, n=3)
     one_by_one = agent.init(2)
     for i in range(3):
-        one_by_one, _ = agent.update(one_by_one, jax.tree.map(lambda x: x[i:i + 1], batches))
+        one_by_one, _ = agent.update(one_by_one, jax.tree.map(lambda x, i=i: x[i:i + 1], batches))
     scanned, _ = agent.update(agent.init(2), batches)
     for a, b in zip(jax.tree.leaves(one_by_one), jax.tree.leaves(scanned)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
@@ -127,7 +132,7 @@ def test_sparse_and_dense_first_layers_compute_the_same_function():
     def values_and_grads(params):
         out = []
         for net in (sparse, dense):
-            q, vjp = jax.vjp(lambda p: net.apply(p, batch.obs, batch.action), params)
+            q, vjp = jax.vjp(lambda p, net=net: net.apply(p, batch.obs, batch.action), params)
             out.append((q, vjp(jnp.ones_like(q))[0]))
         return out
 

@@ -50,7 +50,8 @@ def test_learned_fingering_writes_a_readable_pig_file(tmp_path):
     notes, steps = song()
     learned = learned_fingering(notes, steps, [(0, "left", "little", 27)])
     back = read_pig(write_pig(learned, tmp_path / "learned_fingering.txt"))
-    assert [(n.pitch, n.hand, n.fingers) for n in back.notes][0] == (48, "left", (5,))
+    first = back.notes[0]
+    assert (first.pitch, first.hand, first.fingers) == (48, "left", (5,))
     assert all(n.fingers == () for n in back.notes[1:])  # PIG "0": no finger
 
 

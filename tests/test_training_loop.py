@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 
 import jax
 import numpy as np
@@ -48,7 +47,7 @@ def straight_run(tmp_path_factory):
 
 
 def test_a_run_writes_every_output(straight_run):
-    out, t, summary = straight_run
+    out, _, summary = straight_run
     for name in ("config.json", "train.csv", "episodes.csv", "eval.csv", "summary.json",
                  "f1_curve.png"):
         assert (out / name).is_file(), name

@@ -42,7 +42,7 @@ def decode(buffer: ReplayBuffer, slots: np.ndarray):
     batch = buffer.gather(slots)
     out = []
     for i in range(len(slots)):
-        def obs(o):
+        def obs(o, i=i):
             bits = np.zeros(LAYOUT.num_bits, np.uint8)
             idx = o.active[i][o.active[i] < LAYOUT.num_bits]
             bits[idx] = 1

@@ -14,8 +14,9 @@ import dataclasses
 import inspect
 import json
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Iterator, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -36,18 +37,18 @@ def _option_for(f: dataclasses.Field, default: Any) -> tuple[Any, Any]:
     """(annotation, typer.Option) for one config field; every option defaults to None."""
     help_text = f.metadata.get("help", "")
     if f.name == "hidden_dims":
-        return Optional[str], typer.Option(_flag(f.name), help=f"{help_text} (default: "
+        return str | None, typer.Option(_flag(f.name), help=f"{help_text} (default: "
                                            f"{','.join(map(str, default))})")
     if f.name == "env_kwargs":
-        return Optional[list[str]], typer.Option(
+        return list[str] | None, typer.Option(
             "--env-arg", help="extra pianoenv task argument KEY=VALUE (JSON value), repeatable")
     if f.name == "target_entropy":
-        return Optional[float], typer.Option(_flag(f.name), help=help_text)
+        return float | None, typer.Option(_flag(f.name), help=help_text)
     kind = type(default)
     if kind is bool:
-        return Optional[bool], typer.Option(f"{_flag(f.name)}/--no-{f.name.replace('_', '-')}",
+        return bool | None, typer.Option(f"{_flag(f.name)}/--no-{f.name.replace('_', '-')}",
                                             help=f"{help_text} (default: {default})")
-    return Optional[kind], typer.Option(_flag(f.name), help=f"{help_text} (default: {default})")
+    return kind | None, typer.Option(_flag(f.name), help=f"{help_text} (default: {default})")
 
 
 def _config_fields() -> list[tuple[str, dataclasses.Field, Any]]:
@@ -183,14 +184,14 @@ def _train_signature() -> inspect.Signature:
             "--out", help="run directory (created; must not hold a run unless --resume)")]),
         P("resume", P.KEYWORD_ONLY, default=False, annotation=Annotated[bool, typer.Option(
             "--resume", help="continue the run in --out from its newest good checkpoint")]),
-        P("config", P.KEYWORD_ONLY, default=None, annotation=Annotated[Optional[Path], typer.Option(
+        P("config", P.KEYWORD_ONLY, default=None, annotation=Annotated[Path | None, typer.Option(
             "--config", help="start from this config.json (flags override it)")]),
         P("progress", P.KEYWORD_ONLY, default=True, annotation=Annotated[bool, typer.Option(
             "--progress/--no-progress", help="progress bar with steps/s, ETA and last F1")]),
         P("tensorboard", P.KEYWORD_ONLY, default=True, annotation=Annotated[bool, typer.Option(
             "--tensorboard/--no-tensorboard", help="write TensorBoard events under OUT/tb")]),
         P("time_budget_minutes", P.KEYWORD_ONLY, default=None,
-          annotation=Annotated[Optional[float], typer.Option(
+          annotation=Annotated[float | None, typer.Option(
               "--time-budget", help="stop (with a checkpoint) after this many minutes")]),
     ]
     for _, f, default in _config_fields():
@@ -207,15 +208,15 @@ train_command.__annotations__ = {p.name: p.annotation for p in
 # ------------------------------------------------------------------------------ eval
 def eval_command(
     run: Annotated[Path, typer.Argument(help="run directory written by 'pianohands train'")],
-    pig: Annotated[Optional[Path], typer.Option(
+    pig: Annotated[Path | None, typer.Option(
         "--pig", help="human fingering of the song (PIG file) to compare the learned one with")] = None,
-    song: Annotated[Optional[str], typer.Option(
+    song: Annotated[str | None, typer.Option(
         "--song", help="play another song than the one trained on")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="output folder (default RUN/eval)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="output folder (default RUN/eval)")] = None,
     video: Annotated[bool, typer.Option("--video/--no-video", help="render an MP4")] = True,
     width: Annotated[int, typer.Option(min=16)] = 640,
     height: Annotated[int, typer.Option(min=16)] = 480,
-    checkpoint: Annotated[Optional[Path], typer.Option(
+    checkpoint: Annotated[Path | None, typer.Option(
         "--checkpoint", help="a checkpoint file (default: the newest good one)")] = None,
 ) -> None:
     """Play the song with the trained policy: F1, learned fingering (PIG), plots, video."""

@@ -65,7 +65,7 @@ class DroQConfig:
         default=True, metadata={"help": "first layers sum weight rows of the active binary inputs "
                                         "instead of a dense matmul (same result, ~2x fewer FLOPs)"})
 
-    def validate(self, file: str | Path | None = None) -> "DroQConfig":
+    def validate(self, file: str | Path | None = None) -> DroQConfig:
         def bad(name: str, why: str) -> InputError:
             return InputError(why, file=file, field=name)
 
@@ -120,7 +120,7 @@ class TrainConfig:
         default_factory=dict, metadata={"help": "extra task arguments for pianoenv.suite.load"})
     agent: DroQConfig = field(default_factory=DroQConfig)
 
-    def validate(self, file: str | Path | None = None) -> "TrainConfig":
+    def validate(self, file: str | Path | None = None) -> TrainConfig:
         def bad(name: str, why: str) -> InputError:
             return InputError(why, file=file, field=name)
 
@@ -150,7 +150,7 @@ class TrainConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @staticmethod
-    def from_dict(data: dict[str, Any], file: str | Path | None = None) -> "TrainConfig":
+    def from_dict(data: dict[str, Any], file: str | Path | None = None) -> TrainConfig:
         """Builds a config from ``to_dict`` output; unknown or mistyped fields are InputErrors."""
         if not isinstance(data, dict):
             raise InputError("expected a JSON object", file=file, field="config")
@@ -165,7 +165,7 @@ class TrainConfig:
         atomic_write_text(Path(path), self.to_json() + "\n")
 
     @staticmethod
-    def load(path: str | Path) -> "TrainConfig":
+    def load(path: str | Path) -> TrainConfig:
         path = Path(path)
         try:
             data = json.loads(path.read_text())
@@ -175,7 +175,7 @@ class TrainConfig:
             raise InputError(f"not valid JSON ({exc})", file=path, field="config") from None
         return TrainConfig.from_dict(data, file=path)
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
 

@@ -17,7 +17,8 @@ Everything else (``reward_terms``, ``episode_metrics()``, ``contact_log``, ``ren
 
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import dm_env
 import numpy as np
@@ -124,7 +125,9 @@ class TrainingEnv(dm_env.Environment):
 def make_env(song: str, hand: str, fingering: str, seed: int | np.random.Generator | None,
              env_kwargs: dict[str, Any] | None = None) -> TrainingEnv:
     """``pianoenv.suite.load`` wrapped for training; bad names surface as ``InputError``."""
-    from pianoenv import suite  # the CLI imports training lazily; pianoenv is a lower layer
+    from pianoenv import (
+        suite,  # the CLI imports training lazily; pianoenv is a lower layer
+    )
 
     try:
         env = suite.load(song, hand=hand, fingering=fingering, seed=seed, **(env_kwargs or {}))

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -178,7 +179,7 @@ def evaluate_run(run: str | Path, *, pig: Path | None = None, song: str | None =
     if video and result.frames:
         from pianoenv.video import write_video  # imageio runs ffmpeg in a subprocess
 
-        fps = int(round(1.0 / float(getattr(goals, "control_timestep", 0.05))))
+        fps = round(1.0 / float(getattr(goals, "control_timestep", 0.05)))
         files["video"] = str(write_video(result.frames, out / "video.mp4", fps=fps))
     report["files"] = files
     report["out"] = str(out)

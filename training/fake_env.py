@@ -55,7 +55,7 @@ class FakePianoEnv(dm_env.Environment):
                              else np.random.default_rng(random_state))
 
     # ----------------------------------------------------------------- specs
-    def observation_spec(self) -> "OrderedDict[str, specs.Array]":
+    def observation_spec(self) -> OrderedDict[str, specs.Array]:
         L, K = self.lookahead + 1, self.num_keys
         dims = [("goal", L * K), ("sustain_goal", L), ("piano/keys", K), ("piano/sustain", 1),
                 ("fingertips", 3 * self.num_fingers), ("hands/joints", K + 1)]
@@ -100,7 +100,7 @@ class FakePianoEnv(dm_env.Environment):
             return dm_env.truncation(reward, self._observation())
         return dm_env.transition(reward, self._observation())
 
-    def _observation(self) -> "OrderedDict[str, np.ndarray]":
+    def _observation(self) -> OrderedDict[str, np.ndarray]:
         t, L = self._t, self.lookahead + 1
         tips = np.tile(self._state[: self.num_fingers, None], (1, 3)).reshape(-1)
         return OrderedDict([

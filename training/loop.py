@@ -28,9 +28,10 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import numpy as np
@@ -41,8 +42,14 @@ from training.agent import DroQ
 from training.config import TrainConfig, atomic_write_text
 from training.envwrap import TrainingEnv, make_env
 from training.replay import ReplayBuffer
-from training.rollout import (ActiveCapacity, EpisodeResult, TermAverager, agent_policy, obs_batch,
-                              run_episode)
+from training.rollout import (
+    ActiveCapacity,
+    EpisodeResult,
+    TermAverager,
+    agent_policy,
+    obs_batch,
+    run_episode,
+)
 from training.runlog import CsvLog, Scalars, plot_f1_curve
 
 EnvFactory = Callable[[TrainConfig, np.random.Generator], TrainingEnv]
@@ -305,8 +312,7 @@ class Trainer:
         mean = {k: float(np.mean([row[k] for row in rows])) for k in rows[0]}
         row = {"step": self.step, **mean}
         self.eval_log.write(row)
-        self.scalars.add({("eval/" + k if not k.startswith("reward/") else "eval/" + k): v
-                          for k, v in mean.items()}, self.step)
+        self.scalars.add({f"eval/{k}": v for k, v in mean.items()}, self.step)
         self.last_eval = row
         self.best_f1 = max(self.best_f1, row["f1"])
         if self.on_eval is not None:

@@ -22,7 +22,8 @@ dropout then LayerNorm, every layer activated) cheaper to run on a CPU:
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import flax.linen as nn
 import jax
@@ -67,7 +68,7 @@ def dropout_keep_mask(key: jax.Array, shape: tuple[int, ...], rate: float) -> ja
     x = x ^ (x >> 13)
     x = x * jnp.uint32(0xC2B2AE35)
     x = x ^ (x >> 16)
-    threshold = jnp.uint32(min(int(round(rate * 2.0**32)), 2**32 - 1))
+    threshold = jnp.uint32(min(round(rate * 2.0**32), 2**32 - 1))
     return (x >= threshold).reshape(shape)
 
 

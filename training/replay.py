@@ -207,8 +207,9 @@ class ReplayBuffer:
         self.rng.bit_generator.state = json.loads(bytes(np.asarray(state["rng"])).decode())
 
     def save(self, path: Path) -> None:
-        from training.config import atomic_write_bytes
         import io
+
+        from training.config import atomic_write_bytes
 
         buffer = io.BytesIO()
         np.savez(buffer, **self.state_dict())

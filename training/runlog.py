@@ -12,8 +12,9 @@ import csv
 import io
 import math
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from training.config import atomic_write_text
 
