@@ -278,3 +278,27 @@ def test_sigterm_checkpoints_like_ctrl_c_and_the_run_resumes(tmp_path, TINY):
     assert run_summary["interrupted"] is True and run_summary["steps"] < 40
     again = run_fig2("demo_short", arms=["none"], seeds=1, out=out, **TINY)
     assert _statuses(again) == [("none", 0, "resumed")] and again["runs"][0]["steps"] == 40
+
+
+def test_run_config_replay_capacity():
+    from training.config import TrainConfig
+
+    base = TrainConfig(batch_size=64)
+    assert common.run_config(base, song="s", hand="h", fingering="ot", seed=1, steps=500).buffer_size == 501
+    assert common.run_config(base, song="s", hand="h", fingering="ot", seed=1, steps=10).buffer_size == 65
+    fixed = common.run_config(base, song="s", hand="h", fingering="ot", seed=1, steps=500,
+                              replay_capacity=10_000)
+    assert fixed.buffer_size == 10_000 and fixed.seed == 1 and fixed.steps == 500
+
+
+def test_extension_keeps_the_replay_capacity_of_the_run(tmp_path, TINY):
+    out = tmp_path / "cap"
+    run_fig2("demo_short", arms=["none"], seeds=1, out=out, **{**TINY, "buffer_size": 300})
+    longer = run_fig2("demo_short", arms=["none"], seeds=1, out=out,
+                      **{**TINY, "buffer_size": 300, "steps": 60})
+    assert longer["runs"][0]["status"] == "resumed"
+    saved = json.loads((out / "none" / "seed_0" / "config.json").read_text())
+    assert saved["buffer_size"] == 300 and saved["steps"] == 60
+    with pytest.raises(InputError) as err:  # the capacity is part of the experiment
+        run_fig2("demo_short", arms=["none"], seeds=1, out=out, **{**TINY, "steps": 60})
+    assert err.value.field == "replay_capacity"

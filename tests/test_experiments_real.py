@@ -84,3 +84,28 @@ def test_fig2_and_cross_embodiment_commands(tmp_path, capsys):
     assert summary["hands"] == ["shadow_five", "allegro_like"]
     assert summary["results"]["allegro_like"]["fingers"] == ["thumb", "index", "middle", "ring"]
     assert (out / "final_f1.png").is_file() and (out / "f1_curves.png").is_file()
+
+
+def test_fingering_experiment_loads_a_trained_run(tmp_path, capsys):
+    """``--run``: the agent of a 'pianohands train' run is evaluated, not retrained."""
+    from training.cli import main
+
+    pig_piece(tmp_path / "pig")
+    song = f"{tmp_path / 'pig' / '077-1_fingering.txt'}:0"
+    run = tmp_path / "run"
+    assert main(["train", "--song", song, "--hand", "shadow_five", "--steps", "30",
+                 "--warmup-steps", "30", "--eval-interval", "30", "--hidden-dims", "16,16",
+                 "--batch-size", "16", "--buffer-size", "64", "--out", str(run),
+                 "--no-progress", "--no-tensorboard"]) == 0
+    out = tmp_path / "loaded"
+    assert main(["experiment", "fingering", "--run", str(run), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["loaded_run"] == str(run) and summary["hand"] == "shadow_five"
+    assert [r["status"] for r in summary["runs"]] == ["loaded"]
+    assert summary["annotators"] == ["annotator 1", "annotator 2"]  # the sibling file too
+    assert (out / "loaded" / "seed_0" / "final" / "learned_fingering.txt").is_file()
+    assert not (run / "final").exists()  # the user's run directory is left as it was
+    capsys.readouterr()
+    assert main(["experiment", "fingering", "--run", str(run), "--song", "twinkle",
+                 "--out", str(tmp_path / "other")]) == 2
+    assert "--song: the run played" in capsys.readouterr().err

@@ -42,6 +42,9 @@ HiddenDims = Annotated[str | None, typer.Option(
     "--hidden-dims", help="agent MLP widths, e.g. 256,256 (default: Table 4's 256,256,256)")]
 BatchSize = Annotated[int | None, typer.Option(
     "--batch-size", help="minibatch size (default: Table 4's 256)")]
+BufferSize = Annotated[int | None, typer.Option(
+    "--buffer-size", help="replay capacity (default: the step budget, so nothing is dropped; "
+                          "set it when --steps may be raised later)")]
 ConfigFile = Annotated[Path | None, typer.Option(
     "--config", help="base TrainConfig (a run's config.json) for every run: agent and schedule")]
 Minutes = Annotated[float | None, typer.Option(
@@ -97,6 +100,7 @@ def fingering_command(
     eval_interval: EvalInterval = None,
     hidden_dims: HiddenDims = None,
     batch_size: BatchSize = None,
+    buffer_size: BufferSize = None,
     config: ConfigFile = None,
     time_budget: Minutes = None,
     progress: Progress = True,
@@ -108,7 +112,7 @@ def fingering_command(
         song, pig_dir=pig_dir, hand=hand, seeds=seeds, steps=steps, out=out, run=run,
         max_episode_steps=max_episode_steps, config_file=config, warmup_steps=warmup_steps,
         eval_interval=eval_interval, time_budget_s=_minutes(time_budget), progress=progress,
-        argv=_argv(), **_agent(hidden_dims, batch_size))
+        argv=_argv(), buffer_size=buffer_size, **_agent(hidden_dims, batch_size))
     typer.echo(summary["table_markdown"])
     reach = summary["reach"]
     if reach is not None:
@@ -137,6 +141,7 @@ def cross_embodiment_command(
     eval_interval: EvalInterval = None,
     hidden_dims: HiddenDims = None,
     batch_size: BatchSize = None,
+    buffer_size: BufferSize = None,
     config: ConfigFile = None,
     time_budget: Minutes = None,
     progress: Progress = True,
@@ -152,7 +157,7 @@ def cross_embodiment_command(
         song, names, seeds=seeds, steps=steps, out=out, max_episode_steps=max_episode_steps,
         config_file=config, warmup_steps=warmup_steps, eval_interval=eval_interval,
         time_budget_s=_minutes(time_budget), progress=progress, argv=_argv(),
-        **_agent(hidden_dims, batch_size))
+        buffer_size=buffer_size, **_agent(hidden_dims, batch_size))
     typer.echo(summary["table_markdown"])
     _echo_files(summary)
 
@@ -172,6 +177,7 @@ def fig2_command(
     eval_interval: EvalInterval = None,
     hidden_dims: HiddenDims = None,
     batch_size: BatchSize = None,
+    buffer_size: BufferSize = None,
     config: ConfigFile = None,
     time_budget: Minutes = None,
     progress: Progress = True,
@@ -184,7 +190,7 @@ def fig2_command(
         steps=steps, out=out, max_episode_steps=max_episode_steps, config_file=config,
         warmup_steps=warmup_steps, eval_interval=eval_interval,
         time_budget_s=_minutes(time_budget), progress=progress, argv=_argv(),
-        **_agent(hidden_dims, batch_size))
+        buffer_size=buffer_size, **_agent(hidden_dims, batch_size))
     typer.echo(summary["table_markdown"])
     _echo_files(summary)
 

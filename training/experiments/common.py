@@ -296,10 +296,17 @@ def experiment_base_config(config_file: Path | None = None, *,
 
 
 def run_config(base: TrainConfig, *, song: str, hand: str, fingering: str, seed: int,
-               steps: int) -> TrainConfig:
-    """One run's config: the base with the experiment's per-run values and a replay sized
-    to the budget (a 1M-slot replay for a 5k-step run would only waste memory)."""
-    buffer = max(min(base.buffer_size, steps + 1), base.batch_size + 1)
+               steps: int, replay_capacity: int | None = None) -> TrainConfig:
+    """One run's config: the base with the experiment's per-run values.
+
+    The replay holds ``replay_capacity`` transitions, by default the step budget (nothing is
+    ever dropped; a 1M-slot replay for a 5k-step run would only waste memory). A run
+    resumed with a larger ``--steps`` keeps the capacity it was created with, so it then
+    drops its oldest transitions, unlike a fresh run with that budget: give
+    ``--buffer-size`` up front when a budget may grow.
+    """
+    wanted = replay_capacity if replay_capacity is not None else min(base.buffer_size, steps + 1)
+    buffer = max(wanted, base.batch_size + 1)
     return base.replace(song=song, hand=hand, fingering=fingering, seed=seed, steps=steps,
                         buffer_size=buffer).validate()
 

@@ -33,6 +33,7 @@ def run_cross_embodiment(song: str, hands: Sequence[str] = DEFAULT_HANDS, *, see
                          max_episode_steps: int | None = None, config_file: Path | None = None,
                          warmup_steps: int | None = None, eval_interval: int | None = None,
                          batch_size: int | None = None, hidden_dims: Sequence[int] | None = None,
+                         buffer_size: int | None = None,
                          time_budget_s: float | None = None, progress: bool = True,
                          tensorboard: bool = True, env_factory: common.EnvFactory | None = None,
                          argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -42,6 +43,7 @@ def run_cross_embodiment(song: str, hands: Sequence[str] = DEFAULT_HANDS, *, see
     raises ``InputError`` before anything is trained.
     """
     started = time.perf_counter()
+    common.check_positive("--buffer-size", buffer_size, 2)
     hands = list(hands)
     _check(song, hands, seeds, steps, max_episode_steps, env_factory is None)
     out = Path(out) if out is not None else Path("runs") / f"cross_embodiment_{common.song_slug(song)}"
@@ -50,13 +52,15 @@ def run_cross_embodiment(song: str, hands: Sequence[str] = DEFAULT_HANDS, *, see
                                          hidden_dims=hidden_dims)
     # hands, like seeds and steps, may be added later: they are not part of the identity
     identity = {"song": song, "fingering": "ot", "max_episode_steps": max_episode_steps,
+                "replay_capacity": buffer_size,
                 "base_config": common.base_identity(base)}
     exp = common.ExperimentDir.open(out, "cross-embodiment", identity, steps=steps,
                                     seeds=range(seeds))
     exp.start_session(common.command_line(argv))
     factory = env_factory or common.make_env_factory(max_episode_steps)
     configs = {hand: [common.run_config(base, song=song, hand=hand, fingering="ot", seed=s,
-                                        steps=steps) for s in range(seeds)] for hand in hands}
+                                        steps=steps, replay_capacity=buffer_size)
+                     for s in range(seeds)] for hand in hands}
     randoms = {hand: common.random_baseline(exp, hand, configs[hand][0], factory) for hand in hands}
     runs = common.run_arms(exp, configs, factory, progress=progress, time_budget_s=time_budget_s,
                            tensorboard=tensorboard)

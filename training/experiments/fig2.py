@@ -30,11 +30,13 @@ def run_fig2(song: str, *, hand: str = "shadow_five", arms: Sequence[str] = ARMS
              max_episode_steps: int | None = None, config_file: Path | None = None,
              warmup_steps: int | None = None, eval_interval: int | None = None,
              batch_size: int | None = None, hidden_dims: Sequence[int] | None = None,
+             buffer_size: int | None = None,
              time_budget_s: float | None = None, progress: bool = True, tensorboard: bool = True,
              env_factory: common.EnvFactory | None = None,
              argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Trains each fingering arm for ``steps`` x ``seeds``; F1 curves with 95% CI bands."""
     started = time.perf_counter()
+    common.check_positive("--buffer-size", buffer_size, 2)
     arms = list(arms)
     _check(song, hand, arms, seeds, steps, max_episode_steps, env_factory is None)
     out = Path(out) if out is not None else Path("runs") / f"fig2_{common.song_slug(song)}"
@@ -43,12 +45,14 @@ def run_fig2(song: str, *, hand: str = "shadow_five", arms: Sequence[str] = ARMS
                                          hidden_dims=hidden_dims)
     # arms, like seeds and steps, may be added later: they are not part of the identity
     identity = {"song": song, "hand": hand, "max_episode_steps": max_episode_steps,
+                "replay_capacity": buffer_size,
                 "base_config": common.base_identity(base)}
     exp = common.ExperimentDir.open(out, "fig2", identity, steps=steps, seeds=range(seeds))
     exp.start_session(common.command_line(argv))
     factory = env_factory or common.make_env_factory(max_episode_steps)
     configs = {arm: [common.run_config(base, song=song, hand=hand, fingering=arm, seed=s,
-                                       steps=steps) for s in range(seeds)] for arm in arms}
+                                       steps=steps, replay_capacity=buffer_size)
+                     for s in range(seeds)] for arm in arms}
     random_f1 = common.random_baseline(exp, arms[0], configs[arms[0]][0], factory).get("f1")
     runs = common.run_arms(exp, configs, factory, progress=progress, time_budget_s=time_budget_s,
                            tensorboard=tensorboard)

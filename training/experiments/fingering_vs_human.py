@@ -285,7 +285,8 @@ def run_fingering_experiment(song: str | None, *, pig_dir: str | Path | None = N
                              max_episode_steps: int | None = None,
                              config_file: Path | None = None, warmup_steps: int | None = None,
                              eval_interval: int | None = None, batch_size: int | None = None,
-                             hidden_dims: Sequence[int] | None = None, time_budget_s: float | None = None,
+                             hidden_dims: Sequence[int] | None = None,
+                             buffer_size: int | None = None, time_budget_s: float | None = None,
                              progress: bool = True, tensorboard: bool = True,
                              argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Train (``seeds`` x ``steps``) or load (``run``) an OT agent and compare its fingering
@@ -296,6 +297,7 @@ def run_fingering_experiment(song: str | None, *, pig_dir: str | Path | None = N
     common.check_positive("--seeds", seeds)
     common.check_positive("--steps", steps)
     common.check_positive("--max-episode-steps", max_episode_steps)
+    common.check_positive("--buffer-size", buffer_size, 2)
     loaded = None
     if run is not None:
         loaded, song, hand = _loaded_run(Path(run), song, pig_dir, hand)
@@ -317,6 +319,7 @@ def run_fingering_experiment(song: str | None, *, pig_dir: str | Path | None = N
         batch_size=batch_size, hidden_dims=hidden_dims)
     identity = {"song": source.train_song, "annotator_files": [p.name for p in source.files],
                 "hand": hand, "fingering": ARM, "max_episode_steps": max_episode_steps,
+                "replay_capacity": buffer_size,
                 "loaded_run": str(Path(run).resolve()) if run is not None else None,
                 "base_config": common.base_identity(base)}
     exp = common.ExperimentDir.open(out, "fingering", identity,
@@ -328,7 +331,8 @@ def run_fingering_experiment(song: str | None, *, pig_dir: str | Path | None = N
         runs = [_evaluate_loaded(exp, Path(run), loaded, factory)]
     else:
         configs = {ARM: [common.run_config(base, song=source.train_song, hand=hand, fingering=ARM,
-                                           seed=s, steps=steps) for s in range(seeds)]}
+                                           seed=s, steps=steps, replay_capacity=buffer_size)
+                         for s in range(seeds)]}
         runs = common.run_arms(exp, configs, factory, progress=progress,
                                time_budget_s=time_budget_s, tensorboard=tensorboard)[ARM]
 
@@ -494,7 +498,7 @@ def _evaluate_loaded(exp: common.ExperimentDir, run: Path, config, factory) -> c
     except (FileNotFoundError, json.JSONDecodeError):
         summary = {}
     seed_run = common.SeedRun("loaded", config.seed, run, "loaded", summary, config)
-    final_dir = exp.run_dir("loaded", config.seed)
+    final_dir = exp.run_dir("loaded", config.seed) / common.FINAL_DIR
     exp.log(f"evaluating the final policy of {run}")
     common.final_evaluation(seed_run, None, factory, out_dir=final_dir)
     return seed_run
