@@ -98,10 +98,18 @@ def test_reach_conflicts_beyond_reach_and_missing_finger():
     assert [c.kind for c in wide] == ["missing finger"]
 
 
-def test_robot_pairs_report_feasibility():
+def test_robot_pairs_come_from_the_contact_log():
     reach = four_finger_reach(index_ring=0.12)
-    own = fvh.robot_pairs(piece((1, 2, 3), chord=(2, 4)), reach)
-    assert len(own) == 1 and own[0]["feasible"] is False
+    c4, d4, c5 = C4 - 21, D4 - 21, C5 - 21
+    contacts = [(3, "right", "index", c4), (3, "right", "ring", c5),    # an octave at once
+                (4, "right", "index", c4), (4, "right", "ring", c5),    # held: counted once
+                (5, "right", "thumb", c4), (6, "right", "ring", d4),    # one after the other
+                (5, "left", "ring", c5), (7, "right", "little", c4)]    # other hand, unknown finger
+    own = fvh.robot_pairs(contacts, reach)
+    assert len(own) == 1
+    assert own[0]["fingers"] == ["index", "ring"] and own[0]["keys"] == ["C4", "C5"]
+    assert own[0]["feasible"] is False and own[0]["span_m"] == pytest.approx(0.12)
+    assert fvh.robot_pairs([(0, "right", "index", c4), (0, "right", "middle", d4)], reach)[0]["feasible"]
 
 
 # ------------------------------------------------------------------------------ songs
@@ -167,7 +175,11 @@ def test_compare_with_humans_rates_usage_plots_and_reach(tmp_path):
                                                 ((1,) if n.pitch == C4 else (3,))))
         for n in humans[0].notes), "learned")
     run_dir = tmp_path / "run"
-    final = {"f1": 0.9, "learned_fingering": str(write_pig(learned, run_dir / "final" / "lf.txt"))}
+    contacts = run_dir / "final" / "contacts.json"
+    contacts.parent.mkdir(parents=True)
+    contacts.write_text(json.dumps([[0, "right", "thumb", C4 - 21], [0, "right", "middle", C5 - 21]]))
+    final = {"f1": 0.9, "learned_fingering": str(write_pig(learned, run_dir / "final" / "lf.txt")),
+             "contacts": str(contacts)}
     run = common.SeedRun("ot", 0, run_dir, "trained", {"steps": 10}, TrainConfig(), final)
     out = tmp_path / "out"
     result = fvh.compare_with_humans([run], labels, humans, four_finger_reach(0.12), out,
@@ -188,7 +200,7 @@ def test_compare_with_humans_rates_usage_plots_and_reach(tmp_path):
     assert list(reach["example"]["human_fingers"]) == ["index", "ring"]
     assert reach["example"]["robot_pressed_all"] is True
     assert reach["differing_explained_by_reach"] >= 2
-    assert reach["robot_pairs_beyond_own_reach"] == 0
+    assert reach["robot_pairs"] == 1 and reach["robot_pairs_beyond_own_reach"] == 0  # 0.2 m span
     usage = np.asarray(result["finger_usage"]["robot_pooled_over_seeds"])
     assert usage.shape == (2, 5) and usage[0].sum() == pytest.approx(1.0)
     assert result["finger_usage"]["robot_pressed_notes"] == 5

@@ -60,6 +60,8 @@ def test_fingering_experiment_on_a_pig_fixture(tmp_path, capsys):
     from fingering.pig import read_pig
 
     assert [n.pitch for n in read_pig(learned).notes] == [48, 60, 72, 64]
+    contacts = json.loads((learned.parent / "contacts.json").read_text())
+    assert all(len(c) == 4 and c[1] in ("left", "right") for c in contacts)
     # a second invocation resumes: nothing is trained again
     assert main(args) == 0
     again = json.loads((out / "summary.json").read_text())

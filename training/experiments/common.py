@@ -51,6 +51,7 @@ from training.config import TrainConfig
 PER_RUN_FIELDS = ("song", "hand", "fingering", "seed", "steps")
 GROWABLE = ("steps", "seeds")
 FINAL_DIR = "final"
+FINAL_VERSION = 2  # final_eval.json layout; older caches are recomputed
 
 
 # ------------------------------------------------------------------------------ statistics
@@ -486,7 +487,8 @@ def final_evaluation(run: SeedRun, trainer: Any, env_factory: EnvFactory,
 
     out = Path(out_dir) if out_dir is not None else run.path / FINAL_DIR
     cached = _read_summary(out / "final_eval.json")
-    if cached is not None and cached.get("step") == run.summary.get("steps"):
+    if (cached is not None and cached.get("step") == run.summary.get("steps")
+            and cached.get("version") == FINAL_VERSION):
         run.final = cached
         return cached
     env = env_factory(run.config, np.random.default_rng(run.config.seed + 7_919))
@@ -498,10 +500,14 @@ def final_evaluation(run: SeedRun, trainer: Any, env_factory: EnvFactory,
 
     result = run_episode(env, agent_policy(agent, state, jax.random.PRNGKey(0), deterministic=True))
     final: dict[str, Any] = {
-        "step": step, "f1": result.metrics.get("f1"), "precision": result.metrics.get("precision"),
+        "version": FINAL_VERSION, "step": step, "f1": result.metrics.get("f1"), "precision": result.metrics.get("precision"),
         "recall": result.metrics.get("recall"), "return": result.episode_return,
         "episode_steps": result.length, "reward_terms": result.reward_terms,
     }
+    # (step, hand, finger, key) of every finger on a pressed key: when fingers really
+    # pressed together (the note list only says when the score wants them held)
+    final["contacts"] = str(write_json(out / "contacts.json",
+                                       [list(c) for c in result.contact_log]))
     goals = getattr(env, "song_goals", None)
     notes = getattr(goals, "notes", None)
     if notes is not None and len(notes.notes):
@@ -532,6 +538,14 @@ def _restore(run: SeedRun, env: Any):
         raise InputError("no checkpoint to evaluate", file=ckpt.checkpoint_dir(run.path),
                          field="checkpoint")
     return agent, found.agent, found.step
+
+
+def read_contacts(run: SeedRun) -> list[tuple[int, str, str, int]]:
+    """The final episode's contact log written by ``final_evaluation`` ([] when absent)."""
+    path = run.final.get("contacts")
+    if not path or not Path(path).is_file():
+        return []
+    return [(int(t), str(h), str(f), int(k)) for t, h, f, k in json.loads(Path(path).read_text())]
 
 
 def read_learned_fingering(run: SeedRun):

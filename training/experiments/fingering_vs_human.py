@@ -13,7 +13,9 @@ and compare it with *every* human annotator of that piece in PIG:
   edges of the two keys are farther apart than the robot's widest span for that finger pair
   (``handspec.reach.finger_reach``, forearm held still, as it must be during a chord), the
   human fingering is infeasible for this robot (RP1M's "second timestep" example: index +
-  ring cannot reach, the agent uses thumb + little). A human finger the robot lacks (the
+  ring cannot reach, the agent uses thumb + little). The robot's own two-finger chords
+  (from the contact log: keys held at the same control step) must all be within its reach,
+  a check of the reach estimate. A human finger the robot lacks (the
   little finger of a four-finger hand) is the other kind of infeasible choice.
 
 Without PIG data (``--pig-dir`` absent) a built-in piece with its built-in fingering works as
@@ -232,19 +234,33 @@ def reach_conflicts(human: NoteSequence, reach, learned: NoteSequence | None, la
     return conflicts, pairs
 
 
-def robot_pairs(learned: NoteSequence, reach) -> list[dict]:
-    """Simultaneous same-hand pairs the robot pressed with two fingers (a sanity check of
-    ``max_span``: the robot can never exceed its own reach)."""
+def robot_pairs(contacts: Sequence[tuple[int, str, str, int]], reach) -> list[dict]:
+    """Pairs of keys one robot hand held with two fingers *at the same control step*.
+
+    From the contact log, not the score: a policy may strike two notes the score holds
+    together at different moments. Each (hand, fingers, keys) combination counts once
+    however many steps it lasted. All must lie within the robot's own reach: a check of
+    ``max_span``.
+    """
     index = {name: i for i, name in enumerate(reach.fingers)}
-    out = []
-    for i, j in simultaneous_pairs(learned):
-        a, b = learned.notes[i], learned.notes[j]
-        if a.finger and b.finger and a.finger != b.finger:
-            fa, fb = FINGER_NAMES[a.finger - 1], FINGER_NAMES[b.finger - 1]
-            if fa in index and fb in index:
-                gap = key_gap(a.key, b.key)
+    by_step: dict[tuple[int, str], set[tuple[str, int]]] = {}
+    for step, hand, finger, key in contacts:
+        if finger in index:
+            by_step.setdefault((int(step), hand), set()).add((finger, int(key)))
+    seen, out = set(), []
+    for (_, hand), held in sorted(by_step.items()):
+        for fa, ka in held:
+            for fb, kb in held:
+                if index[fa] >= index[fb] or ka == kb:
+                    continue
+                combo = (hand, fa, fb, min(ka, kb), max(ka, kb))
+                if combo in seen:
+                    continue
+                seen.add(combo)
+                gap = key_gap(ka, kb)
                 span = float(reach.max_span[index[fa], index[fb]])
-                out.append({"hand": a.hand, "gap_m": gap, "span_m": span, "feasible": gap <= span})
+                out.append({"hand": hand, "fingers": [fa, fb], "keys": [_key_name(ka), _key_name(kb)],
+                            "gap_m": gap, "span_m": span, "feasible": gap <= span})
     return out
 
 
@@ -407,7 +423,7 @@ def compare_with_humans(runs: Sequence[common.SeedRun], labels: Sequence[str],
         c, p = reach_conflicts(seq, reach, shown, label)
         conflicts += c
         human_pairs += p
-    own = robot_pairs(shown, reach)
+    own = robot_pairs(common.read_contacts(runs[best]), reach)
     files["reach"] = plot_reach(human_pairs, own, out / "reach.png",
                                 title=f"{title}: human chords vs {hand}'s reach")
     example = next((c for c in conflicts if c.kind == "beyond reach" and c.robot_pressed_all),
