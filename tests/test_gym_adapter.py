@@ -39,8 +39,10 @@ def test_dict_observations_when_not_flattened():
 
 @pytest.mark.slow
 def test_async_vector_env_with_two_workers():
+    # spawn, not fork: the test process may already hold JAX's threads (fork would deadlock)
     envs = gym.vector.AsyncVectorEnv(
-        [lambda: gym.make("pianohands/DemoShort-v0", hand="shadow_four") for _ in range(2)])
+        [lambda: gym.make("pianoenv.gym_adapter:pianohands/DemoShort-v0", hand="shadow_four")
+         for _ in range(2)], context="spawn")  # "module:id" imports the registering module
     obs, _ = envs.reset(seed=[0, 1])
     assert obs.shape == (2, envs.single_observation_space.shape[0])
     for _ in range(5):
