@@ -27,6 +27,11 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        fd = os.open(tmp, os.O_RDONLY)  # durable before it becomes visible
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -24,12 +24,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from handspec.atomic import write_bytes, write_text
 from handspec.errors import InputError
 
 ACTIVATIONS = ("gelu", "relu", "elu", "tanh", "silu")
@@ -234,20 +233,6 @@ def _build(cls: type, data: dict[str, Any], file: str | Path | None, prefix: str
     return cls(**kwargs)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Writes ``data`` to ``path`` so that a crash leaves either the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
+# One atomic writer for the whole project (temp file, fsync, os.replace): handspec.atomic.
+atomic_write_bytes = write_bytes
+atomic_write_text = write_text
