@@ -107,10 +107,10 @@ def plot_f1_curve(rows: Iterable[Mapping[str, Any]], out: Path, *, title: str,
     ax.plot(steps, [float(r["recall"]) for r in rows], lw=1, alpha=0.6, label="recall")
     if random_f1 is not None:
         ax.axhline(random_f1, color="grey", ls="--", lw=1, label=f"random policy F1 ({random_f1:.2f})")
-    ax.set(xlabel="environment steps", ylabel="score (evaluation episode)", ylim=(0, 1.02),
+    ax.set(xlabel="environment steps", ylabel="score (evaluation episode)", ylim=(0, 1.15),
            title=title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", ncols=4, fontsize=7, frameon=False)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.tmp.png")
