@@ -3,7 +3,8 @@
 For shadow_five on Twinkle with a fixed sequence of random actions, measured in one run:
   * env: ``PianoEnv.step`` (10 physics substeps + observation + all reward terms + metrics);
   * physics: the same number of raw ``mujoco.mj_step`` substeps with the same controls on
-    the same compiled model (no Python around them);
+    the same compiled model from the same reset states (no Python around them), i.e. the
+    very trajectory the env run simulates;
   * ratio = env time / physics time (1.0 would mean the environment adds nothing);
   * throughput with N worker processes, each stepping its own environment.
 RoboPianist on this machine (DESIGN.md, idle): ~500 steps/s, ratio 1.86.
@@ -50,14 +51,22 @@ def time_env(env, actions: np.ndarray) -> float:
 
 
 def time_physics(env, actions: np.ndarray) -> float:
+    """The same substeps as ``time_env`` from the same states: start from ``env.reset()``'s
+    state and reset (untimed) where the episode would end, so both runs simulate the same
+    trajectory (with sleeping keys the physics cost depends on how many keys are awake)."""
     m, d = env.model, env.data
-    mujoco.mj_resetData(m, d)
-    n_sub = env._n_sub
-    start = CLOCK()
+    n_sub, left = env._n_sub, env.num_steps
+    env.reset()
+    elapsed, start = 0.0, CLOCK()
     for a in actions:
         d.ctrl[env._act_ids] = a[:-1]
         mujoco.mj_step(m, d, nstep=n_sub)
-    return CLOCK() - start
+        left -= 1
+        if left == 0:
+            elapsed += CLOCK() - start
+            env.reset()
+            left, start = env.num_steps, CLOCK()
+    return elapsed + CLOCK() - start
 
 
 def _worker(args) -> float:

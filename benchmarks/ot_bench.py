@@ -93,9 +93,10 @@ def padded_batch(rng: np.random.Generator, batch: int) -> tuple[np.ndarray, np.n
     return costs, valid
 
 
-def bench_batch(rng: np.random.Generator, repeats: int) -> list[dict]:
+def bench_batch(rng: np.random.Generator, repeats: int,
+                batches: tuple[int, ...] = BATCHES) -> list[dict]:
     rows = []
-    for batch in BATCHES:
+    for batch in batches:
         costs, valid = padded_batch(rng, batch)
         subs = [costs[b][valid[b]] for b in range(batch)]
         t0 = time.perf_counter()
@@ -129,6 +130,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    parser.add_argument("--batches", type=int, nargs="+", default=list(BATCHES),
+                        help="batch sizes of the batched table (an accelerator shines at 1e4+)")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     import jax
@@ -148,7 +151,7 @@ def main() -> None:
           + "; ".join(f"{r['keys']} keys: mean {r['sinkhorn_rel_gap_mean']:.1e}, max "
                       f"{r['sinkhorn_rel_gap_max']:.1e}, {r['sinkhorn_nonzero_gap']}/32 nonzero"
                       for r in single))
-    batch = bench_batch(rng, args.repeats)
+    batch = bench_batch(rng, args.repeats, tuple(args.batches))
     print(f"\n## batched: B problems of {NUM_FINGERS} fingers x 1..10 keys (padded), solves/s")
     print("| B | jax solve_batch | loop solve(jv) | loop raw scipy | jax / loop jv | "
           "jax / loop scipy | jax first call (s) |")

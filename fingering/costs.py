@@ -8,6 +8,7 @@ used (finger unavailable, key reserved for the other hand, a non-finite position
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -79,8 +80,21 @@ def cost_matrix(
     tips = _as_points(fingertips, "fingertips")
     targets = _as_points(keys, "keys")
     num_fingers, num_keys = len(tips), len(targets)
+    # It runs every environment step, where each numpy call is costly (cold caches after
+    # the physics): plain ufuncs, and an early return for the common all-finite case.
     with np.errstate(invalid="ignore", over="ignore"):
-        cost = np.linalg.norm(targets[:, None, :] - tips[None, :, :], axis=-1)
+        diff = targets[:, None, :] - tips[None, :, :]
+        cost = np.sqrt(np.add.reduce(diff * diff, axis=-1))
+    if finger_mask is None and key_hand is None and finger_weights is None and \
+            math.isfinite(np.add.reduce(cost, axis=None)):
+        return cost
+    return _constrain(cost, finger_mask, key_hand, finger_hand, finger_weights)
+
+
+def _constrain(cost: np.ndarray, finger_mask, key_hand, finger_hand,
+               finger_weights) -> np.ndarray:
+    """Apply the weights and masks of ``cost_matrix`` and map every non-finite entry to +inf."""
+    num_keys, num_fingers = cost.shape
     if finger_weights is not None:
         weights = np.asarray(finger_weights, dtype=np.float64)
         if weights.shape != (num_fingers,):

@@ -103,6 +103,14 @@ def tolerance(x: float | np.ndarray, bounds: tuple[float, float] = (0.0, 0.0),
     low_ok = 0 <= value_at_margin < 1 if sigmoid in _ZERO_OK else 0 < value_at_margin < 1
     if margin > 0 and not low_ok:
         raise ValueError(f"`value_at_margin` out of range for {sigmoid!r}: {value_at_margin}")
+    if np.isscalar(x):  # e.g. d_OT once per environment step: stay with Python floats
+        v = float(x)
+        if lower <= v <= upper:
+            return 1.0
+        if margin == 0:
+            return 0.0
+        return float(SIGMOIDS[sigmoid]((lower - v if v < lower else v - upper) / margin,
+                                       value_at_margin))
     arr = np.asarray(x, dtype=np.float64)
     in_bounds = (lower <= arr) & (arr <= upper)
     if margin == 0:

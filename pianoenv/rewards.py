@@ -57,20 +57,27 @@ def gaussian_tolerance(x: np.ndarray, upper: float, margin: float) -> np.ndarray
     return np.exp(_LOG_VALUE_AT_MARGIN * excess * excess)
 
 
+def _gaussian_tolerance_scalar(x: float, upper: float, margin: float) -> float:
+    """``gaussian_tolerance`` of one float, in ``math`` (no numpy call per step)."""
+    excess = max(x - upper, 0.0) / margin
+    return math.exp(_LOG_VALUE_AT_MARGIN * excess * excess)
+
+
 def press_reward(goal_keys: np.ndarray, key_state: np.ndarray, pressed: np.ndarray) -> float:
     """goal_keys (88,) bool, key_state (88,) in [0,1], pressed (88,) bool."""
     reward = 0.0
-    if goal_keys.any():
-        closeness = gaussian_tolerance(1.0 - key_state[goal_keys], KEY_CLOSE_ENOUGH,
-                                       10 * KEY_CLOSE_ENOUGH)
-        reward += 0.5 * float(closeness.mean())
-    reward += 0.5 * (1.0 - float(pressed[~goal_keys].any()))
+    active = key_state[goal_keys]
+    if active.size:
+        closeness = gaussian_tolerance(1.0 - active, KEY_CLOSE_ENOUGH, 10 * KEY_CLOSE_ENOUGH)
+        reward += 0.5 * math.fsum(closeness.tolist()) / active.size
+    # for bools, pressed > goal_keys is "pressed and not a goal key"
+    reward += 0.5 * (0.0 if np.count_nonzero(pressed > goal_keys) else 1.0)
     return reward
 
 
 def sustain_reward(goal: bool, state: float) -> float:
-    return float(gaussian_tolerance(abs(float(goal) - state), KEY_CLOSE_ENOUGH,
-                                    10 * KEY_CLOSE_ENOUGH))
+    return _gaussian_tolerance_scalar(abs(float(goal) - state), KEY_CLOSE_ENOUGH,
+                                      10 * KEY_CLOSE_ENOUGH)
 
 
 def energy_penalty(torques: np.ndarray, velocities: np.ndarray) -> float:

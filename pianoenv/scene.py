@@ -40,6 +40,7 @@ def build_scene(spec: HandSpec, *, physics_timestep: float = PHYSICS_TIMESTEP) -
     arena.compiler.angle = "radian"
     arena.option.timestep = physics_timestep
     arena.option.integrator = "Euler"  # with implicit joint damping: stable here, 10% cheaper than implicitfast
+    arena.option.flag.sleep = "enable"  # resting keys sleep (see pianoenv.piano, "Speed")
     arena.visual.headlight.set_attributes(ambient=[0.4] * 3, diffuse=[0.6] * 3, specular=[0.1] * 3)
     arena.visual.get_children("global").set_attributes(offwidth=1920, offheight=1080)
     arena.asset.add("texture", name="sky", type="skybox", builtin="gradient",

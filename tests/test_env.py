@@ -71,6 +71,23 @@ def test_oracle_presses_give_f1_one_and_full_press_reward():
     assert press.mean() > 0.9
 
 
+def test_resting_keys_sleep_and_fingers_wake_them():
+    """MuJoCo sleeping skips resting keys; a finger touching one must still press it."""
+    env = suite.load("twinkle", "shadow_five", seed=0)
+    m, d = env.model, env.data
+    key_trees = m.body_treeid[m.jnt_bodyid[env._key_qadr]]  # one tree per key
+    hold = _hold_action(env)
+    for _ in range(3):
+        env.step(hold)
+    assert d.tree_awake[key_trees].sum() == 0  # all 88 keys asleep, hands awake
+    assert d.ntree_awake >= 2
+    rng = np.random.default_rng(0)
+    spec = env.action_spec()
+    for _ in range(60):
+        env.step(rng.uniform(spec.minimum, spec.maximum).astype(np.float32))
+    assert len(env.contact_log) > 0  # fingers woke keys and pressed them down
+
+
 def test_pressing_a_wrong_key_lowers_precision():
     env = suite.load("demo_short", "shadow_five")
     _play_oracle(env, wrong_key=0)  # A0 is never in the demo piece

@@ -56,8 +56,26 @@ def test_geometry_matches_keyboard_module(model):
     assert span == pytest.approx(keyboard.keyboard_width())
 
 
+def test_released_key_rings_out_without_touching_its_rest_stop(model):
+    """A key let go from full travel returns to rest with no limit constraint ever active
+    (a stop *at* rest would hold an active limit row for the rest of the episode)."""
+    data = mujoco.MjData(model)
+    for k in (39, 40):  # a white and a black key
+        mujoco.mj_resetData(model, data)
+        data.qpos[k] = piano.KEY_TRAVEL[k]
+        active, lowest = 0, 0.0
+        for _ in range(300):  # 1.5 s
+            mujoco.mj_step(model, data)
+            active += data.nl
+            lowest = min(lowest, data.qpos[k])
+        assert active == 0
+        assert -piano.KEY_REST_CLEARANCE < lowest < 0.0  # it does overshoot, within the gap
+        assert abs(data.qpos[k]) < 1e-3 * piano.KEY_TRAVEL[k]  # and settles at rest
+        assert piano.normalize_key_state(data.qpos[:88]).min() == 0.0
+
+
 def test_joint_ranges_springs_and_contacts(model):
-    np.testing.assert_allclose(model.jnt_range[:, 0], 0.0)
+    np.testing.assert_allclose(model.jnt_range[:, 0], -piano.KEY_REST_CLEARANCE)
     np.testing.assert_allclose(model.jnt_range[:, 1], piano.KEY_TRAVEL)
     assert piano.KEY_TRAVEL[~keyboard.black_mask()][0] == pytest.approx(0.0666, abs=1e-4)
     assert piano.KEY_TRAVEL[keyboard.black_mask()][0] == pytest.approx(0.0887, abs=1e-4)
