@@ -27,10 +27,10 @@ ROBOPIANIST_STEPS_PER_S = 500.0
 ROBOPIANIST_RATIO = 1.86
 
 
-def _make(song: str, hand: str):
+def _make(song: str, hand: str, physics_timestep: float = 0.005):
     from pianoenv import suite
 
-    return suite.load(song, hand, "ot", seed=0)
+    return suite.load(song, hand, "ot", seed=0, physics_timestep=physics_timestep)
 
 
 def _actions(env, n: int, seed: int = 0) -> np.ndarray:
@@ -70,8 +70,8 @@ def time_physics(env, actions: np.ndarray) -> float:
 
 
 def _worker(args) -> float:
-    song, hand, steps, seed = args
-    env = _make(song, hand)
+    song, hand, steps, seed, physics_timestep = args
+    env = _make(song, hand, physics_timestep)
     actions = _actions(env, steps, seed)
     time_env(env, actions[:50])  # warm-up
     return time_env(env, actions)
@@ -84,6 +84,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--physics-timestep", type=float, default=0.005,
+                        help="0.005 = RoboPianist's; 0.01 halves the substeps (coarser physics)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="cpu: time.process_time, for a machine that is not idle")
     args = parser.parse_args()
@@ -91,7 +93,7 @@ def main() -> None:
     if args.clock == "cpu":
         CLOCK = time.process_time
 
-    env = _make(args.song, args.hand)
+    env = _make(args.song, args.hand, args.physics_timestep)
     actions = _actions(env, args.steps)
     time_env(env, actions[:100]), time_physics(env, actions[:100])  # warm caches
     # Interleave env and physics rounds so both see the same machine load; the ratio is the
@@ -102,9 +104,9 @@ def main() -> None:
     env_sps, phys_sps = args.steps / t_env, args.steps / t_phys
     ratio = float(np.median([e / p for e, p in rounds]))
     load = os.getloadavg()[0]
-    print(f"{args.hand} on {args.song}: {args.steps} steps x {env._n_sub} substeps, "
-          f"{args.repeats} interleaved rounds, {os.cpu_count()} CPUs, {args.clock} clock, "
-          f"load average {load:.1f} at start")
+    print(f"{args.hand} on {args.song}: {args.steps} steps x {env._n_sub} substeps of "
+          f"{args.physics_timestep} s, {args.repeats} interleaved rounds, {os.cpu_count()} CPUs, "
+          f"{args.clock} clock, load average {load:.1f} at start")
     print(f"{'measure':34s} {'steps/s':>9s} {'ms/step':>8s} {'vs RoboPianist':>15s}")
     print(f"{'env step (PianoEnv.step)':34s} {env_sps:9.0f} {1e3 / env_sps:8.3f} "
           f"{env_sps / ROBOPIANIST_STEPS_PER_S:14.2f}x")
@@ -116,7 +118,8 @@ def main() -> None:
         ctx = mp.get_context("spawn")
         with ctx.Pool(n) as pool:
             start = time.perf_counter()
-            times = pool.map(_worker, [(args.song, args.hand, args.steps, s) for s in range(n)])
+            times = pool.map(_worker, [(args.song, args.hand, args.steps, s, args.physics_timestep)
+                                       for s in range(n)])
             wall = time.perf_counter() - start
         total = n * args.steps / max(times)
         print(f"{n} worker process{'es' if n > 1 else '  '}: {total:7.0f} steps/s in total "

@@ -63,8 +63,9 @@ def _play_oracle(env: PianoEnv, wrong_key: int | None = None):
     return np.array(f1), np.array(press)
 
 
-def test_oracle_presses_give_f1_one_and_full_press_reward():
-    env = suite.load("demo_short", "shadow_five")
+@pytest.mark.parametrize("physics_timestep", [0.005, 0.01])
+def test_oracle_presses_give_f1_one_and_full_press_reward(physics_timestep):
+    env = suite.load("demo_short", "shadow_five", physics_timestep=physics_timestep)
     f1, press = _play_oracle(env)
     assert np.mean(f1 == 1.0) >= 0.95, f"oracle F1 per step: {f1}"
     assert env.episode_metrics()["f1"] > 0.97
