@@ -72,6 +72,17 @@ def test_oracle_presses_give_f1_one_and_full_press_reward(physics_timestep):
     assert press.mean() > 0.9
 
 
+def test_max_steps_plays_the_opening_only():
+    full = suite.load("twinkle", "shadow_five").num_steps
+    env = suite.load("twinkle", "shadow_five", max_steps=40)
+    assert env.num_steps == 40 and full > 40
+    np.testing.assert_array_equal(env.song_goals.keys, suite.load("twinkle").song_goals.keys[:40])
+    assert suite.load("twinkle", max_steps=10 * full).num_steps == full  # longer: all of it
+    for bad in (0, -3, 2.5):
+        with pytest.raises(InputError, match="max_steps"):
+            suite.load("twinkle", max_steps=bad)
+
+
 def test_resting_keys_sleep_and_fingers_wake_them():
     """MuJoCo sleeping skips resting keys; a finger touching one must still press it."""
     env = suite.load("twinkle", "shadow_five", seed=0)

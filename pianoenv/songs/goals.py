@@ -104,6 +104,16 @@ class SongGoals:
             raise ValueError(f"chunk length must be positive, got {length}")
         return max(1, math.ceil(self.num_steps / length))
 
+    def head(self, max_steps: int | None) -> "SongGoals":
+        """The first ``max_steps`` steps (all of them when ``None`` or the song is shorter):
+        a short opening for a training budget of minutes, RP1M's chunk cut shorter."""
+        if max_steps is None:
+            return self
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+            raise InputError(f"must be a positive number of steps, got {max_steps!r}",
+                             file=self.name, field="max_steps")
+        return self if self.num_steps <= max_steps else self.chunk(0, length=max_steps)
+
     def chunk(self, index: int, length: int = CHUNK_LENGTH) -> "SongGoals":
         """Steps ``index*length .. (index+1)*length - 1`` as their own ``SongGoals``.
 

@@ -297,7 +297,8 @@ def experiment_base_config(config_file: Path | None = None, *,
 
 
 def run_config(base: TrainConfig, *, song: str, hand: str, fingering: str, seed: int,
-               steps: int, replay_capacity: int | None = None) -> TrainConfig:
+               steps: int, replay_capacity: int | None = None,
+               max_episode_steps: int | None = None) -> TrainConfig:
     """One run's config: the base with the experiment's per-run values.
 
     The replay holds ``replay_capacity`` transitions, by default the step budget (nothing is
@@ -308,8 +309,13 @@ def run_config(base: TrainConfig, *, song: str, hand: str, fingering: str, seed:
     """
     wanted = replay_capacity if replay_capacity is not None else min(base.buffer_size, steps + 1)
     buffer = max(wanted, base.batch_size + 1)
+    # the cut is a task argument, so the run's own config (and `pianohands eval` of it)
+    # plays exactly the steps it was trained on
+    env_kwargs = dict(base.env_kwargs)
+    if max_episode_steps is not None:
+        env_kwargs["max_steps"] = max_episode_steps
     return base.replace(song=song, hand=hand, fingering=fingering, seed=seed, steps=steps,
-                        buffer_size=buffer).validate()
+                        buffer_size=buffer, env_kwargs=env_kwargs).validate()
 
 
 def base_identity(base: TrainConfig) -> dict[str, Any]:
@@ -324,46 +330,18 @@ def base_identity(base: TrainConfig) -> dict[str, Any]:
 EnvFactory = Callable[[TrainConfig, np.random.Generator], Any]
 
 
-def make_env_factory(max_episode_steps: int | None = None) -> EnvFactory:
-    """The trainer's environment factory, optionally cut to the first N control steps.
+def default_env_factory(config: TrainConfig, rng: np.random.Generator) -> Any:
+    """The trainer's own environment factory (imported on use: it pulls in JAX)."""
+    from training.loop import default_env_factory as factory
 
-    ``max_episode_steps`` plays only the first N steps of the song (or of its chunk, for
-    ``song:K``): RP1M trains on 550-step chunks, which a CPU budget of minutes cannot
-    learn; a shorter opening keeps the comparison (same steps for every arm) meaningful.
-    """
-    from training.envwrap import TrainingEnv, make_env
-
-    def factory(config: TrainConfig, rng: np.random.Generator) -> TrainingEnv:
-        if max_episode_steps is None:
-            return make_env(config.song, config.hand, config.fingering, rng, config.env_kwargs)
-        return TrainingEnv(_cut_env(config, rng, max_episode_steps))
-
-    return factory
-
-
-def _cut_env(config: TrainConfig, rng: np.random.Generator, steps: int):
-    from handspec.load import load_hand
-    from pianoenv.env import PianoEnv
-    from pianoenv.songs import load_goals
-
-    goals = load_goals(config.song)
-    if goals.num_steps > steps:
-        goals = goals.chunk(0, length=steps)
-    try:
-        return PianoEnv(goals, load_hand(config.hand), fingering=config.fingering,
-                        random_state=rng, **config.env_kwargs)
-    except TypeError as exc:  # an unknown env_kwargs name
-        raise InputError(str(exc), field="env_kwargs") from None
+    return factory(config, rng)
 
 
 def song_goals(song: str, max_episode_steps: int | None = None):
     """The goals an experiment's environment plays (for checks before any training)."""
     from pianoenv.songs import load_goals
 
-    goals = load_goals(song)
-    if max_episode_steps is not None and goals.num_steps > max_episode_steps:
-        goals = goals.chunk(0, length=max_episode_steps)
-    return goals
+    return load_goals(song).head(max_episode_steps)
 
 
 def song_slug(song: str) -> str:

@@ -57,9 +57,10 @@ def run_cross_embodiment(song: str, hands: Sequence[str] = DEFAULT_HANDS, *, see
     exp = common.ExperimentDir.open(out, "cross-embodiment", identity, steps=steps,
                                     seeds=range(seeds))
     exp.start_session(common.command_line(argv))
-    factory = env_factory or common.make_env_factory(max_episode_steps)
+    factory = env_factory or common.default_env_factory
     configs = {hand: [common.run_config(base, song=song, hand=hand, fingering="ot", seed=s,
-                                        steps=steps, replay_capacity=buffer_size)
+                                        steps=steps, replay_capacity=buffer_size,
+                                        max_episode_steps=max_episode_steps)
                      for s in range(seeds)] for hand in hands}
     randoms = {hand: common.random_baseline(exp, hand, configs[hand][0], factory) for hand in hands}
     runs = common.run_arms(exp, configs, factory, progress=progress, time_budget_s=time_budget_s,

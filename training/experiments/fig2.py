@@ -49,9 +49,10 @@ def run_fig2(song: str, *, hand: str = "shadow_five", arms: Sequence[str] = ARMS
                 "base_config": common.base_identity(base)}
     exp = common.ExperimentDir.open(out, "fig2", identity, steps=steps, seeds=range(seeds))
     exp.start_session(common.command_line(argv))
-    factory = env_factory or common.make_env_factory(max_episode_steps)
+    factory = env_factory or common.default_env_factory
     configs = {arm: [common.run_config(base, song=song, hand=hand, fingering=arm, seed=s,
-                                       steps=steps, replay_capacity=buffer_size)
+                                       steps=steps, replay_capacity=buffer_size,
+                                       max_episode_steps=max_episode_steps)
                      for s in range(seeds)] for arm in arms}
     random_f1 = common.random_baseline(exp, arms[0], configs[arms[0]][0], factory).get("f1")
     runs = common.run_arms(exp, configs, factory, progress=progress, time_budget_s=time_budget_s,

@@ -317,7 +317,7 @@ def run_fingering_experiment(song: str | None, *, pig_dir: str | Path | None = N
     loaded = None
     if run is not None:
         loaded, song, hand = _loaded_run(Path(run), song, pig_dir, hand)
-        max_episode_steps = None
+        max_episode_steps = loaded.env_kwargs.get("max_steps")  # what the run was trained on
     if song is None:
         raise InputError("name the piece (e.g. 008 with --pig-dir, or a PIG file)", field="--song")
     source = resolve_song(song, pig_dir)
@@ -342,12 +342,13 @@ def run_fingering_experiment(song: str | None, *, pig_dir: str | Path | None = N
                                     steps=loaded.steps if loaded is not None else steps,
                                     seeds=[loaded.seed] if loaded is not None else range(seeds))
     exp.start_session(common.command_line(argv))
-    factory = common.make_env_factory(max_episode_steps)
+    factory = common.default_env_factory
     if loaded is not None:
         runs = [_evaluate_loaded(exp, Path(run), loaded, factory)]
     else:
         configs = {ARM: [common.run_config(base, song=source.train_song, hand=hand, fingering=ARM,
-                                           seed=s, steps=steps, replay_capacity=buffer_size)
+                                           seed=s, steps=steps, replay_capacity=buffer_size,
+                                           max_episode_steps=max_episode_steps)
                          for s in range(seeds)]}
         runs = common.run_arms(exp, configs, factory, progress=progress,
                                time_budget_s=time_budget_s, tensorboard=tensorboard)[ARM]
