@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 
 ROBOPIANIST_STEPS_PER_S = 500.0
 ROBOPIANIST_RATIO = 1.86
+WORKER_STEPS = 1200  # steps each worker process times
 
 
 def _make(song: str, hand: str, physics_timestep: float = 0.005):
@@ -81,8 +82,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--song", default="twinkle")
     parser.add_argument("--hand", default="shadow_five")
-    parser.add_argument("--steps", type=int, default=1200)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=200,
+                        help="steps per round (short rounds follow the machine's speed drift)")
+    parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--physics-timestep", type=float, default=0.005,
                         help="0.005 = RoboPianist's; 0.01 halves the substeps (coarser physics)")
@@ -114,14 +116,15 @@ def main() -> None:
     print(f"ratio env/physics (median of rounds): {ratio:.3f}   "
           f"(RoboPianist: {ROBOPIANIST_RATIO}; physics share "
           f"{100 / ratio:.0f}% of a step)")
+    print("per-round ratios:", " ".join(f"{e / p:.3f}" for e, p in rounds))
     for n in args.workers if args.clock == "wall" else []:  # throughput needs wall time
         ctx = mp.get_context("spawn")
         with ctx.Pool(n) as pool:
             start = time.perf_counter()
-            times = pool.map(_worker, [(args.song, args.hand, args.steps, s, args.physics_timestep)
-                                       for s in range(n)])
+            times = pool.map(_worker, [(args.song, args.hand, WORKER_STEPS, s,
+                                        args.physics_timestep) for s in range(n)])
             wall = time.perf_counter() - start
-        total = n * args.steps / max(times)
+        total = n * WORKER_STEPS / max(times)
         print(f"{n} worker process{'es' if n > 1 else '  '}: {total:7.0f} steps/s in total "
               f"({total / n:.0f} per worker; pool wall {wall:.1f} s incl. start-up)")
 

@@ -28,6 +28,8 @@ a test checks it against dm_control's own.
 
 from __future__ import annotations
 
+import math
+
 from typing import Any, Callable, Literal
 
 import numpy as np
@@ -109,8 +111,10 @@ def tolerance(x: float | np.ndarray, bounds: tuple[float, float] = (0.0, 0.0),
             return 1.0
         if margin == 0:
             return 0.0
-        return float(SIGMOIDS[sigmoid]((lower - v if v < lower else v - upper) / margin,
-                                       value_at_margin))
+        d = (lower - v if v < lower else v - upper) / margin
+        if sigmoid == "gaussian":  # the reward's own sigmoid, in math: no numpy scalar ops
+            return math.exp(math.log(value_at_margin) * d * d)
+        return float(SIGMOIDS[sigmoid](d, value_at_margin))
     arr = np.asarray(x, dtype=np.float64)
     in_bounds = (lower <= arr) & (arr <= upper)
     if margin == 0:

@@ -53,8 +53,8 @@ def gaussian_tolerance(x: np.ndarray, upper: float, margin: float) -> np.ndarray
     """``tolerance(x, bounds=(0, upper), margin, "gaussian")`` for x >= 0, without the
     argument checks: it runs several times per environment step. A test pins it to
     ``fingering.reward.tolerance``."""
-    excess = np.maximum(np.asarray(x, dtype=np.float64) - upper, 0.0) / margin
-    return np.exp(_LOG_VALUE_AT_MARGIN * excess * excess)
+    excess = np.maximum(np.asarray(x, dtype=np.float64) - upper, 0.0)
+    return np.exp((_LOG_VALUE_AT_MARGIN / (margin * margin)) * (excess * excess))
 
 
 def _gaussian_tolerance_scalar(x: float, upper: float, margin: float) -> float:
