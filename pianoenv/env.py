@@ -126,10 +126,10 @@ class PianoEnv(dm_env.Environment):
         self._key_dofs = m.jnt_dofadr[key_ids]
         self._press_points = np.asarray(keyboard.key_press_points(), dtype=np.float64)
         # geom -> key index / global finger index (-1 elsewhere), for the contact log
-        self._geom_key = np.full(m.ngeom, -1, dtype=np.int64)
+        geom_key = np.full(m.ngeom, -1, dtype=np.int64)
         for k in range(NUM_KEYS):
-            self._geom_key[mujoco.mj_name2id(m, J.mjOBJ_GEOM, f"piano/key_{k}")] = k
-        self._geom_finger = np.full(m.ngeom, -1, dtype=np.int64)
+            geom_key[mujoco.mj_name2id(m, J.mjOBJ_GEOM, f"piano/key_{k}")] = k
+        geom_finger = np.full(m.ngeom, -1, dtype=np.int64)
         paths = []
         for tip in self._tip_ids:
             body, path = m.site_bodyid[tip], set()
@@ -140,16 +140,16 @@ class PianoEnv(dm_env.Environment):
         for i, path in enumerate(paths):
             own = path - set().union(*(p for j, p in enumerate(paths) if j != i))
             for g in np.flatnonzero(np.isin(m.geom_bodyid, list(own))):
-                self._geom_finger[g] = i
-        self._collision_geom = np.zeros(m.ngeom, dtype=bool)
+                geom_finger[g] = i
+        collision_geom = np.zeros(m.ngeom, dtype=bool)
         for hand in self.hands:
             for g in hand.collision_geoms:
-                self._collision_geom[self._id(J.mjOBJ_GEOM, g)] = True
-        # The same maps as Python lists: a step sees a handful of contacts, and reading them
-        # as ints avoids numpy calls that cost ~10 us each right after the physics substeps.
-        self._geom_key_list = self._geom_key.tolist()
-        self._geom_finger_list = self._geom_finger.tolist()
-        self._collision_geom_list = self._collision_geom.tolist()
+                collision_geom[self._id(J.mjOBJ_GEOM, g)] = True
+        # Kept as Python lists: a step sees a handful of contacts, and reading them as ints
+        # avoids numpy calls that cost ~10 us each right after the physics substeps.
+        self._geom_key: list[int] = geom_key.tolist()
+        self._geom_finger: list[int] = geom_finger.tolist()
+        self._collision_geom: list[bool] = collision_geom.tolist()
         lo = m.actuator_ctrlrange[self._act_ids, 0]
         hi = m.actuator_ctrlrange[self._act_ids, 1]
         self._action_min = np.append(lo, 0.0).astype(np.float32)
@@ -272,7 +272,7 @@ class PianoEnv(dm_env.Environment):
         terms["press"] = rewards.press_reward(goal_keys, state, pressed)
         terms["sustain"] = rewards.sustain_reward(bool(g.sustain[t]), self._sustain)
         pairs = list(zip(d.contact.geom1.tolist(), d.contact.geom2.tolist())) if d.ncon else []
-        hand_hand = self._collision_geom_list
+        hand_hand = self._collision_geom
         terms["collision"] = 0.0 if any(hand_hand[a] and hand_hand[b] for a, b in pairs) else 1.0
         terms["energy"] = rewards.energy_penalty(d.qfrc_actuator[self._hand_dofs],
                                                  d.qvel[self._hand_dofs])
@@ -287,7 +287,7 @@ class PianoEnv(dm_env.Environment):
 
     def _log_contacts(self, pairs: list[tuple[int, int]], pressed: np.ndarray) -> None:
         """Record (step, hand, finger, key) for each finger touching a key that is down."""
-        geom_key, geom_finger, seen = self._geom_key_list, self._geom_finger_list, set()
+        geom_key, geom_finger, seen = self._geom_key, self._geom_finger, set()
         for a, b in pairs:
             k = geom_key[a] if geom_key[a] >= 0 else geom_key[b]
             f = geom_finger[a] if geom_finger[a] >= 0 else geom_finger[b]

@@ -72,6 +72,22 @@ def test_oracle_presses_give_f1_one_and_full_press_reward(physics_timestep):
     assert press.mean() > 0.9
 
 
+def test_hands_driven_into_each_other_lose_the_collision_term():
+    env = suite.load("demo_short", "shadow_five")
+    names = [env.model.actuator(i).name for i in env._act_ids]
+    action = _hold_action(env)
+    for side in ("rh_", "lh_"):  # both forearms to the same end of their slide
+        action[next(i for i, n in enumerate(names) if side in n and "forearm_ty" in n)] = -0.47
+    terms = []
+    for _ in range(10):
+        env.step(action)
+        terms.append(env.reward_terms["collision"])
+    assert terms[0] == 1.0 and terms[-1] == 0.0
+    held = _hold_action(env)
+    env.step(held)
+    assert env.reward_terms["collision"] == 1.0
+
+
 def test_max_steps_plays_the_opening_only():
     full = suite.load("twinkle", "shadow_five").num_steps
     env = suite.load("twinkle", "shadow_five", max_steps=40)
