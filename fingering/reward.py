@@ -29,7 +29,6 @@ a test checks it against dm_control's own.
 from __future__ import annotations
 
 import math
-
 from typing import Any, Callable, Literal
 
 import numpy as np

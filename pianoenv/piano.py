@@ -39,8 +39,8 @@ Two more details keep resting keys free of constraints and computation:
   rest for 10 substeps is skipped by kinematics, dynamics and the solver until a finger
   touches it. Actuated trees (the hands) never sleep.
 
-Together these make a physics substep ~20% cheaper under a random policy
-(``benchmarks/env_bench.py``).
+Together these made a physics step 1.16x faster under a random policy (one interleaved A/B
+run; ``benchmarks/env_bench.py`` measures the whole environment).
 
 Angles are written in radians and the model sets ``<compiler angle="radian"/>``. PyMJCF
 ignores the compiler element of an *attached* model, so a scene that attaches this piano
