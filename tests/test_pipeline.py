@@ -211,7 +211,7 @@ from training.backends import LocalBackend
 from training.pipeline import plan, run_pipeline
 
 if __name__ == "__main__":
-    tasks = plan(["demo_short", "twinkle:1", "c_major_scale"], hand="shadow_five",
+    tasks = plan(["demo_short", "twinkle:0", "c_major_scale"], hand="shadow_five",
                  out=sys.argv[1], specialist="random", min_f1=0.0, episodes=5, commit_every=1)
     run_pipeline(tasks, LocalBackend(workers=1))
 """
@@ -232,7 +232,9 @@ def test_sigkill_of_the_pipeline_then_rerun_finishes_the_rest(tmp_path):
             assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
             assert time.monotonic() < deadline, "pipeline made no progress"
             time.sleep(0.1)
-        partial = out / "data" / "twinkle-c001.h5"
+        # the second task is a full 550-step chunk (5 episodes take seconds), so the kill
+        # below lands mid-collection however fast the environment steps
+        partial = out / "data" / "twinkle-c000.h5"
         while not partial.exists():  # the second chunk is collecting
             assert time.monotonic() < deadline
             time.sleep(0.05)
@@ -247,7 +249,7 @@ def test_sigkill_of_the_pipeline_then_rerun_finishes_the_rest(tmp_path):
     with DemoFile(partial) as df:
         assert df.num_demos < 5  # killed mid-collection...
     assert verify_file(partial).ok  # ...with only complete episodes
-    tasks = plan(["demo_short", "twinkle:1", "c_major_scale"], hand="shadow_five", out=out,
+    tasks = plan(["demo_short", "twinkle:0", "c_major_scale"], hand="shadow_five", out=out,
                  specialist="random", min_f1=0.0, episodes=5, commit_every=1)
     report = run_pipeline(tasks, InlineBackend())
     assert report.skipped == ["demo_short-c000"] and report.count("collected") == 2
