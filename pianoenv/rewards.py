@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from fingering.reward import FINGER_CLOSE_ENOUGH, OT_MARGIN
+from fingering.reward import FINGER_CLOSE_ENOUGH, OT_MARGIN, tolerance
 
 KEY_CLOSE_ENOUGH = 0.05  # normalized key state, RoboPianist's _KEY_CLOSE_ENOUGH_TO_PRESSED
 
@@ -57,12 +57,6 @@ def gaussian_tolerance(x: np.ndarray, upper: float, margin: float) -> np.ndarray
     return np.exp((_LOG_VALUE_AT_MARGIN / (margin * margin)) * (excess * excess))
 
 
-def _gaussian_tolerance_scalar(x: float, upper: float, margin: float) -> float:
-    """``gaussian_tolerance`` of one float, in ``math`` (no numpy call per step)."""
-    excess = max(x - upper, 0.0) / margin
-    return math.exp(_LOG_VALUE_AT_MARGIN * excess * excess)
-
-
 def press_reward(goal_keys: np.ndarray, key_state: np.ndarray, pressed: np.ndarray) -> float:
     """goal_keys (88,) bool, key_state (88,) in [0,1], pressed (88,) bool."""
     reward = 0.0
@@ -76,8 +70,9 @@ def press_reward(goal_keys: np.ndarray, key_state: np.ndarray, pressed: np.ndarr
 
 
 def sustain_reward(goal: bool, state: float) -> float:
-    return _gaussian_tolerance_scalar(abs(float(goal) - state), KEY_CLOSE_ENOUGH,
-                                      10 * KEY_CLOSE_ENOUGH)
+    # one float: tolerance's scalar path computes it in math, no numpy call
+    return tolerance(abs(float(goal) - state), bounds=(0.0, KEY_CLOSE_ENOUGH),
+                     margin=10 * KEY_CLOSE_ENOUGH)
 
 
 def energy_penalty(torques: np.ndarray, velocities: np.ndarray) -> float:

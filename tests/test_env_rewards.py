@@ -20,7 +20,6 @@ def test_fast_gaussian_tolerance_matches_reference(x, upper, margin):
     ref = tolerance(x, bounds=(0.0, upper), margin=margin, sigmoid="gaussian")
     fast = rewards.gaussian_tolerance(np.array([x]), upper, margin)[0]
     assert fast == pytest.approx(ref, abs=1e-12)
-    assert rewards._gaussian_tolerance_scalar(x, upper, margin) == pytest.approx(ref, abs=1e-12)
 
 
 def test_press_reward_hand_checked_values():
