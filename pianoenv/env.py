@@ -297,6 +297,17 @@ class PianoEnv(dm_env.Environment):
                 self.metrics.contacts.append((self._t, side, name, k))
 
     # ----------------------------------------------------------------- extras
+    def home_action(self) -> np.ndarray:
+        """The action that holds the home pose (``handspec.model.home_pose``), pedal up."""
+        data = mujoco.MjData(self.model)
+        home_pose(self.model, data)
+        return np.append(data.ctrl[self._act_ids], 0.0).astype(np.float32)
+
+    @property
+    def actuator_names(self) -> tuple[str, ...]:
+        """Names of the actuators in action order (the last action entry is the pedal)."""
+        return tuple(self.model.actuator(int(i)).name for i in self._act_ids)
+
     def episode_metrics(self) -> dict[str, float]:
         return self.metrics.summary()
 

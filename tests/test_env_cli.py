@@ -35,5 +35,5 @@ def test_env_render_writes_a_watchable_video(tmp_path, needs_gl, capsys):
     assert main(["env", "render", "--song", "demo_short", "--policy", "random", "--out", str(out),
                  "--width", "160", "--height", "120"]) == 0
     frames = iio.imread(out)
-    assert frames.shape[0] == 100 and frames.shape[1:] == (120, 160, 3)
+    assert frames.shape[0] == 101 and frames.shape[1:] == (120, 160, 3)
     assert frames.std() > 5

@@ -49,9 +49,7 @@ class BaselinePolicy:
         self._rng = np.random.default_rng(0)
         self._hold: np.ndarray | None = None
         if kind == "zero":
-            from pianoenv.env_cli import make_policy
-
-            self._hold = np.asarray(make_policy(env, "zero", 0)(None), np.float32)
+            self._hold = np.asarray(env.home_action(), np.float32)
 
     def reset(self, seed: int) -> None:
         self._rng = np.random.default_rng(seed)
