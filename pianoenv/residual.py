@@ -1,0 +1,96 @@
+"""Residual control: the environment as seen by a policy that corrects a base policy.
+
+Residual RL (Silver et al. 2018, "Residual Policy Learning"; Johannink et al. 2019) learns
+an offset on top of a fixed controller. Here the controller is any registered policy
+(``pianoenv.policy``; the kinematic pianist "ik" is the one that matters) and the offset is
+what the learner outputs:
+
+    applied action = clip(base(timestep) + residual, action_min, action_max)
+
+The residual's range is ``scale`` times half of each actuator's span, so a learner's
+canonical action 0 plays exactly the base policy and +-1 moves each actuator by at most
+``scale`` of its half-range. The base action is also in the observation (``base_action``,
+in the canonical [-1, 1] units), so the critic and actor see what they are correcting.
+
+It is a task option like any other (``suite.load(..., base_policy="ik")``, ``--env-arg
+base_policy=ik``), so a run records it in its config and evaluation, resumption and
+collection rebuild the same environment without knowing about residuals.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import dm_env
+import numpy as np
+from dm_env import specs
+
+from handspec.errors import InputError
+from pianoenv.policy import Policy
+
+DEFAULT_RESIDUAL_SCALE = 0.25
+
+
+class ResidualEnv(dm_env.Environment):
+    """``env`` driven by ``base`` plus a bounded residual action."""
+
+    def __init__(self, env: Any, base: Policy, scale: float = DEFAULT_RESIDUAL_SCALE):
+        if not (isinstance(scale, (int, float)) and np.isfinite(scale) and 0.0 < scale <= 2.0):
+            raise InputError(f"must be a number in (0, 2], got {scale!r}", field="residual_scale")
+        self.env, self.base, self.scale = env, base, float(scale)
+        spec = env.action_spec()
+        self._lo = np.broadcast_to(np.asarray(spec.minimum, np.float32), spec.shape).copy()
+        self._hi = np.broadcast_to(np.asarray(spec.maximum, np.float32), spec.shape).copy()
+        self._half_span = 0.5 * (self._hi - self._lo)
+        self._base_action = np.zeros(spec.shape, np.float32)
+        self._episode = 0
+        self.applied_action = np.zeros(spec.shape, np.float32)
+
+    # ------------------------------------------------------------------ specs
+    def observation_spec(self) -> "OrderedDict[str, specs.Array]":
+        spec = OrderedDict(self.env.observation_spec())
+        n = self._lo.shape[0]
+        spec["base_action"] = specs.Array((n,), np.float32, name="base_action")
+        return spec
+
+    def action_spec(self) -> specs.BoundedArray:
+        bound = (self.scale * self._half_span).astype(np.float32)
+        return specs.BoundedArray(bound.shape, np.float32, -bound, bound, name="residual")
+
+    def home_action(self) -> np.ndarray:
+        """No correction: the base policy alone."""
+        return np.zeros_like(self._lo)
+
+    # ------------------------------------------------------------------ episode
+    def reset(self) -> dm_env.TimeStep:
+        self.base.reset(self._episode)
+        self._episode += 1
+        return self._with_base(self.env.reset())
+
+    def step(self, action) -> dm_env.TimeStep:
+        residual = np.asarray(action, np.float32).reshape(self._lo.shape)
+        applied = np.minimum(np.maximum(self._base_action + residual, self._lo), self._hi)
+        self.applied_action = applied
+        timestep = self.env.step(applied)
+        if timestep.first():  # the wrapped env auto-reset after the last step
+            self.base.reset(self._episode)
+            self._episode += 1
+        return self._with_base(timestep)
+
+    def _with_base(self, timestep: dm_env.TimeStep) -> dm_env.TimeStep:
+        if not timestep.last():
+            self._base_action = np.asarray(self.base(timestep), np.float32).reshape(self._lo.shape)
+        obs = OrderedDict(timestep.observation)
+        span = np.where(self._half_span > 0, self._half_span, 1.0)
+        obs["base_action"] = ((self._base_action - self._lo) / span - 1.0).astype(np.float32)
+        return timestep._replace(observation=obs)
+
+    def close(self) -> None:
+        self.env.close()
+
+    def __getattr__(self, name: str) -> Any:
+        # song_goals, reward_terms, episode_metrics, contact_log, render, model, ...
+        if name == "env":
+            raise AttributeError(name)
+        return getattr(self.env, name)
