@@ -1,0 +1,242 @@
+"""Learning speed: evaluation F1 against wall-clock and against environment steps, per arm.
+
+The yardstick for every change that claims to make learning faster (issue 14). Each arm is
+a set of ``pianohands train`` options; each arm runs ``--seeds`` seeds under the same
+wall-clock budget, all in this one invocation, so arms are compared on the same machine
+under the same load. Runs go through ``training.loop.Trainer`` exactly as ``pianohands
+train`` does (deterministic evaluation every ``--eval-interval`` steps, whole episodes).
+
+    python benchmarks/learn_bench.py --song twinkle --arms droq residual-ik \\
+        --seeds 0 1 2 --budget-min 15 --workers 2 --out benchmarks/results/learn_twinkle
+
+Prints a table (per arm: final and best F1, mean and each seed, steps, and the wall-clock
+and steps to first reach F1 0.5 / 0.75 / 0.9), writes ``curves.csv``, ``summary.json`` and
+``learn_curves.png`` (F1 vs wall-clock and vs steps, each seed a thin line, the mean bold,
+a 95% band only with >= 3 seeds, the random policy's F1 dashed).
+
+``--workers 2`` runs two seeds at once, each pinned to one vCPU with single-threaded XLA
+(both vCPUs busy; on this machine they share a physical core, so each run is slower than
+alone: compare arms only within one invocation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+THRESHOLDS = (0.5, 0.75, 0.9)
+
+# name -> (TrainConfig overrides, env_kwargs, DroQConfig overrides). Add an arm here.
+ARMS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
+    "droq": ({}, {}, {}),
+    "residual-ik": ({}, {"base_policy": "ik"}, {}),
+    "residual-ik-small": ({}, {"base_policy": "ik", "residual_scale": 0.1}, {}),
+    "utd1": ({"update_interval": 1}, {}, {}),
+    "rprl": ({}, {}, {"discount": 0.8, "tau": 0.005}),
+}
+
+
+def _worker(job: dict[str, Any]) -> dict[str, Any]:
+    """One training run in its own process (spawned: JAX and fork do not mix)."""
+    if job.get("cpu") is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {job["cpu"]})
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    from training.config import DroQConfig, TrainConfig
+    from training.loop import Trainer
+
+    overrides, env_kwargs, agent = ARMS[job["arm"]]
+    base = TrainConfig()
+    config = TrainConfig(
+        song=job["song"], hand=job["hand"], seed=job["seed"], steps=job["max_steps"],
+        eval_interval=job["eval_interval"], eval_episodes=1, checkpoint_interval=10**9,
+        buffer_size=min(base.buffer_size, job["max_steps"] + 1),
+        env_kwargs={**job["env_kwargs"], **env_kwargs},
+        agent=DroQConfig(**agent), **{"fingering": job["fingering"], **overrides})
+    curve: list[dict[str, float]] = []
+    start = time.perf_counter()
+
+    def on_eval(step: int, result: Any) -> None:
+        curve.append({"step": step, "seconds": time.perf_counter() - start,
+                      "f1": float(result.metrics["f1"])})
+
+    trainer = Trainer(config, job["out"], progress=False, tensorboard=False,
+                      time_budget_s=job["budget_s"], on_eval=on_eval)
+    summary = trainer.run()
+    return {"arm": job["arm"], "seed": job["seed"], "curve": curve,
+            "steps": int(summary["steps"]), "wall_s": float(summary["wall_time_s"])}
+
+
+def random_f1(song: str, hand: str, env_kwargs: dict[str, Any], episodes: int = 3) -> float:
+    from pianoenv import suite
+    from pianoenv.episode import run_episode
+    from pianoenv.policy import make_policy
+
+    env = suite.load(song, hand=hand, **env_kwargs)
+    policy = make_policy("random", env)
+    f1 = [run_episode(env, policy, seed=i).metrics["f1"] for i in range(episodes)]
+    env.close()
+    return float(sum(f1) / len(f1))
+
+
+def first_reach(curve: list[dict[str, float]], threshold: float, key: str) -> float | None:
+    for point in curve:
+        if point["f1"] >= threshold:
+            return point[key]
+    return None
+
+
+def summarise(results: list[dict[str, Any]], arms: list[str]) -> dict[str, Any]:
+    import numpy as np
+
+    table: dict[str, Any] = {}
+    for arm in arms:
+        runs = sorted((r for r in results if r["arm"] == arm), key=lambda r: r["seed"])
+        final = [r["curve"][-1]["f1"] for r in runs]
+        best = [max(p["f1"] for p in r["curve"]) for r in runs]
+        row: dict[str, Any] = {
+            "seeds": [r["seed"] for r in runs], "final_f1": final, "best_f1": best,
+            "final_f1_mean": float(np.mean(final)), "best_f1_mean": float(np.mean(best)),
+            "steps": [r["steps"] for r in runs], "wall_s": [r["wall_s"] for r in runs]}
+        for th in THRESHOLDS:
+            row[f"minutes_to_{th}"] = [None if (s := first_reach(r["curve"], th, "seconds")) is None
+                                       else round(s / 60, 1) for r in runs]
+            row[f"steps_to_{th}"] = [first_reach(r["curve"], th, "step") for r in runs]
+        table[arm] = row
+    return table
+
+
+def print_table(table: dict[str, Any], rnd: float) -> None:
+    def fmt(values: list[Any]) -> str:
+        return "/".join("-" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
+                        for v in values)
+
+    head = ["arm", "final F1 mean (seeds)", "best F1 mean", "steps (seeds)"]
+    head += [f"min to {th}" for th in THRESHOLDS]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for arm, row in table.items():
+        cells = [arm, f"{row['final_f1_mean']:.3f} ({fmt(row['final_f1'])})",
+                 f"{row['best_f1_mean']:.3f}", fmt(row["steps"])]
+        cells += [fmt(row[f"minutes_to_{th}"]) for th in THRESHOLDS]
+        print("| " + " | ".join(cells) + " |")
+    print(f"random policy F1: {rnd:.3f}")
+
+
+def plot(results: list[dict[str, Any]], arms: list[str], rnd: float, out: Path,
+         title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), dpi=120, sharey=True)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, arm in enumerate(arms):
+        runs = [r for r in results if r["arm"] == arm]
+        color = colors[i % len(colors)]
+        for ax, key, scale in ((axes[0], "seconds", 1 / 60), (axes[1], "step", 1.0)):
+            for r in runs:
+                ax.plot([p[key] * scale for p in r["curve"]], [p["f1"] for p in r["curve"]],
+                        color=color, lw=0.8, alpha=0.45)
+            # the mean only where every seed has data (no extrapolation before the first eval)
+            grid = np.linspace(max(r["curve"][0][key] for r in runs),
+                               min(r["curve"][-1][key] for r in runs), 40)
+            ys = np.array([np.interp(grid, [p[key] for p in r["curve"]],
+                                     [p["f1"] for p in r["curve"]]) for r in runs])
+            ax.plot(grid * scale, ys.mean(0), color=color, lw=2.2,
+                    label=f"{arm} (mean of {len(runs)})")
+            if len(runs) >= 3:
+                half = 1.96 * ys.std(0, ddof=1) / math.sqrt(len(runs))
+                ax.fill_between(grid * scale, ys.mean(0) - half, ys.mean(0) + half,
+                                color=color, alpha=0.15, lw=0)
+    for ax, xlabel in ((axes[0], "wall-clock (minutes)"), (axes[1], "environment steps")):
+        ax.axhline(rnd, color="black", ls="--", lw=1, label=f"random policy ({rnd:.2f})")
+        for th in THRESHOLDS:
+            ax.axhline(th, color="grey", lw=0.5, alpha=0.5)
+        ax.set(xlabel=xlabel, ylim=(0, 1.02))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("evaluation F1 (deterministic, whole episode)")
+    axes[1].legend(fontsize=7, loc="lower right")
+    band = " (band: 95% CI over seeds)" if all(
+        sum(r["arm"] == a for r in results) >= 3 for a in arms) else ""
+    fig.suptitle(title + band, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--song", default="twinkle")
+    p.add_argument("--hand", default="shadow_five")
+    p.add_argument("--fingering", default="ot")
+    p.add_argument("--arms", nargs="+", default=["droq", "residual-ik"], choices=sorted(ARMS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--budget-min", type=float, default=15.0, help="wall-clock per run")
+    p.add_argument("--max-steps", type=int, default=2_000_000, help="step cap per run")
+    p.add_argument("--eval-interval", type=int, default=5_000)
+    p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="task argument for every arm (e.g. max_steps=550)")
+    p.add_argument("--workers", type=int, default=1, help="runs at once (1 per vCPU)")
+    p.add_argument("--out", type=Path, default=Path("runs/learn_bench"))
+    p.add_argument("--overwrite", action="store_true", help="replace run dirs already in --out")
+    args = p.parse_args(argv)
+
+    env_kwargs: dict[str, Any] = {}
+    for item in args.env_arg:
+        key, _, value = item.partition("=")
+        env_kwargs[key] = json.loads(value) if value[:1] in "0123456789-[{tfn" else value
+    args.out.mkdir(parents=True, exist_ok=True)
+    jobs = [{"arm": arm, "seed": seed, "song": args.song, "hand": args.hand,
+             "fingering": args.fingering, "env_kwargs": env_kwargs,
+             "max_steps": args.max_steps, "eval_interval": args.eval_interval,
+             "budget_s": args.budget_min * 60, "out": str(args.out / f"{arm}_s{seed}")}
+            for arm in args.arms for seed in args.seeds]
+    existing = [Path(j["out"]) for j in jobs if Path(j["out"]).exists()]
+    if existing and not args.overwrite:
+        p.error(f"{existing[0]} exists; pass --overwrite or choose another --out")
+    for path in existing:
+        shutil.rmtree(path)
+    started = time.perf_counter()
+    if args.workers > 1:
+        for i, job in enumerate(jobs):
+            job["cpu"] = i % min(args.workers, os.cpu_count() or 1)
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                                   " --xla_cpu_multi_thread_eigen=false").strip()
+        with mp.get_context("spawn").Pool(args.workers, maxtasksperchild=1) as pool:
+            results = pool.map(_worker, jobs, chunksize=1)
+    else:
+        results = [_worker(job) for job in jobs]
+    rnd = random_f1(args.song, args.hand, env_kwargs)
+    table = summarise(results, args.arms)
+    title = (f"{args.song} / {args.hand} / {args.fingering} / {args.budget_min:g} min per run, "
+             f"{args.workers} at once")
+    print(f"# learn_bench: {title}; total {(time.perf_counter() - started) / 60:.1f} min")
+    print_table(table, rnd)
+    with (args.out / "curves.csv").open("w") as handle:
+        handle.write("arm,seed,step,seconds,f1\n")
+        for r in results:
+            for point in r["curve"]:
+                handle.write(f"{r['arm']},{r['seed']},{point['step']},{point['seconds']:.1f},"
+                             f"{point['f1']:.4f}\n")
+    (args.out / "summary.json").write_text(json.dumps(
+        {"args": {k: str(v) for k, v in vars(args).items()}, "random_f1": rnd,
+         "arms": table}, indent=2) + "\n")
+    plot(results, args.arms, rnd, args.out / "learn_curves.png", title)
+    print(f"wrote {args.out}/curves.csv, summary.json, learn_curves.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
