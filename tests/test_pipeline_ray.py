@@ -11,7 +11,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from training.backends import InlineBackend, RayBackend  # noqa: E402
-from training.dataset import DemoFile, verify_file  # noqa: E402
+from training.data import DemoFile, verify_file  # noqa: E402
 from training.pipeline import plan, run_pipeline  # noqa: E402
 
 pytestmark = pytest.mark.slow

@@ -59,7 +59,7 @@ def info(paths: PathsArg,
     import numpy as np
     from rich.table import Table
 
-    from training.dataset import summarize
+    from training.data import summarize
 
     summaries = [summarize(p) for p in expand_paths(paths)]
     by_song: dict[str, list[float]] = {}
@@ -102,7 +102,7 @@ def verify(paths: PathsArg,
                                "(finite values, goals, F1 recomputed from key states).")] = False
            ) -> None:
     """Check files end to end; prints 'ok' per good file, one error line per problem (exit 2)."""
-    from training.dataset import verify_file
+    from training.data import verify_file
 
     bad = 0
     for path in expand_paths(paths):
@@ -131,7 +131,8 @@ def stats(paths: PathsArg,
     import numpy as np
 
     from training.config import atomic_write_text
-    from training.dataset import compute_stats, plot_fig4
+    from training.data import compute_stats
+    from training.data.plot import plot_fig4
 
     st = compute_stats(expand_paths(paths))
     written = plot_fig4(st, out)
