@@ -408,9 +408,9 @@ def freeze_spec(spec: HandSpec) -> str:
     files = {}
     if spec.mjcf is not None:
         files = {f: _file_sha256(f) for f in (spec.mjcf.file, spec.mjcf.left_file) if f}
+    text = canonical_json(spec)
     doc = {"format": FROZEN_FORMAT, "version": FROZEN_VERSION, "name": spec.name,
-           "hash": spec_hash(spec), "spec": json.loads(canonical_json(spec)),
-           "mjcf_sha256": files}
+           "hash": spec_hash(spec), "spec_json": text, "mjcf_sha256": files}
     return json.dumps(doc, indent=1, sort_keys=True) + "\n"
 
 
@@ -434,12 +434,21 @@ def load_frozen(path: str | Path) -> HandSpec:
     if doc.get("version") != FROZEN_VERSION:
         raise InputError(f"version {doc.get('version')!r} is not supported", file=path,
                          field="version")
-    if not isinstance(doc.get("spec"), dict):
-        raise InputError("missing spec", file=path, field="spec")
-    spec = validate_hand_data(doc["spec"], path)
-    if spec_hash(spec) != doc.get("hash"):
+    text = doc.get("spec_json")
+    if not isinstance(text, str):
+        raise InputError("missing spec_json", file=path, field="spec_json")
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    if digest != doc.get("hash"):
         raise InputError(f"hash {doc.get('hash')!r} does not match the stored spec "
-                         f"({spec_hash(spec)}): the file was edited", file=path, field="hash")
+                         f"({digest}): the file was edited", file=path, field="hash")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"spec_json is not valid JSON ({exc})", file=path,
+                         field="spec_json") from None
+    if not isinstance(data, dict):
+        raise InputError("spec_json must hold a mapping", file=path, field="spec_json")
+    spec = validate_hand_data(data, path)
     for file, digest in (doc.get("mjcf_sha256") or {}).items():
         if _file_sha256(file) != digest:
             raise InputError("the MJCF file changed since this hand was frozen", file=file,

@@ -93,7 +93,8 @@ def _check_axis(axis: tuple[float, float, float]) -> tuple[float, float, float]:
     norm = math.sqrt(sum(a * a for a in axis))
     if norm < 1e-9:
         raise ValueError("axis must be a non-zero vector")
-    return tuple(a / norm for a in axis)  # type: ignore[return-value]
+    # rounded like every other number, so validating a dumped spec gives it back exactly
+    return tuple(round(a / norm, 9) for a in axis)  # type: ignore[return-value]
 
 
 def _check_range(rng: tuple[float, float]) -> tuple[float, float]:

@@ -157,7 +157,7 @@ class Trainer:
         self.resumed_from: str | None = None
         if self.resume and not ckpt.list_checkpoints(self.paths.checkpoints):
             self._start_over()
-        if self.resume:
+        elif self.resume:
             self._restore()
         else:  # everything above succeeded: only now does the run exist on disk
             self._write_run_files()
@@ -249,6 +249,7 @@ class Trainer:
         shutil.rmtree(self.paths.tensorboard, ignore_errors=True)
         if not self.paths.hand.is_file():
             self._freeze_hand()
+        self.config.save(self.paths.config)  # the config this attempt runs with
         self.resume = False
         self.restarted = True
 
