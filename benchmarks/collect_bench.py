@@ -43,7 +43,7 @@ def rp1m_raw_mb_per_episode() -> float:
 
 
 def time_env_only(env, policy, episodes: int, seed: int) -> tuple[int, float]:
-    from training.dataset import episode_seed
+    from training.data import episode_seed
 
     steps, start = 0, time.perf_counter()
     for i in range(episodes):
@@ -59,7 +59,7 @@ def time_env_only(env, policy, episodes: int, seed: int) -> tuple[int, float]:
 
 def time_rollouts(env, policy, episodes: int, seed: int) -> tuple[int, float]:
     from training.collect import rollout
-    from training.dataset import episode_seed
+    from training.data import episode_seed
 
     steps, start = 0, time.perf_counter()
     for i in range(episodes):
@@ -83,7 +83,7 @@ def field_sizes(path: Path) -> dict[str, int]:
 
 
 def commit_overhead(source_file: Path, work: Path, episodes: int, commit_every: int) -> dict:
-    from training.dataset import DemoFile, DemoWriter
+    from training.data import DemoFile, DemoWriter
 
     with DemoFile(source_file) as df:
         meta, ep = df.meta, df.episode(0)

@@ -25,6 +25,7 @@ FINGER_RGBA = {  # one colour per canonical finger, shared by renders and plots
     "middle": (0.20, 0.63, 0.17, 1), "ring": (0.12, 0.47, 0.71, 1),
     "little": (0.42, 0.24, 0.60, 1),
 }
+EXTRA_FINGER_RGBA = (0.55, 0.55, 0.55, 1)  # fingers beyond the five canonical names
 SKIN_RGBA = (0.80, 0.80, 0.82, 1)
 PALM_RGBA = (0.25, 0.27, 0.30, 1)
 FINGER_CONTYPE, FINGER_CONAFFINITY = 1, 0  # touches keys (keys: contype 0, conaffinity 1)
@@ -84,7 +85,7 @@ def _add_finger(palm, finger: Finger, spec: HandSpec, p: str) -> None:
     pos = np.asarray(finger.base, float)
     quat = _quat(finger.rotation.axis, finger.rotation.angle) if finger.rotation else None
     tips_only = spec.contacts.fingers == "tips"
-    rgba = FINGER_RGBA[finger.name]
+    rgba = FINGER_RGBA.get(finger.name, EXTRA_FINGER_RGBA)
     for i, link in enumerate(finger.links):
         fixed = np.array([1.0, 0, 0, 0])
         for joint in link.joints:

@@ -7,7 +7,13 @@ The left hand is generated as the mirror image (y -> -y), never declared.
 
 Every model is strict: an unknown key is an error, so a typo in a YAML file is reported
 instead of silently ignored. Angles are in degrees in the YAML (people read them), lengths
-in metres.
+in metres. Every number must be finite and inside a range plausible for a hand over a
+piano (``LIMITS``): a value such as ``kp: 1e308`` or ``mount: [1e308, 0, 0]`` would be
+accepted by MuJoCo and then give NaN physics or a hand kilometres away from the keys.
+
+Fingers are named. The five canonical names (thumb .. little) come first, in that order,
+and get the human numbers 1..5; any other name is an *extra* finger (a sixth finger, a
+gripper's "jaw"), placed after them in the order declared, numbered 6, 7, ...
 """
 
 from __future__ import annotations
@@ -17,24 +23,66 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-FingerName = Literal["thumb", "index", "middle", "ring", "little"]
 CANONICAL_FINGERS: tuple[str, ...] = ("thumb", "index", "middle", "ring", "little")
 
+# Plausible physical bounds (SI units, angles in degrees). Generous for any robot hand that
+# fits over a piano, tight enough that a typo (an extra zero, 1e308) is caught here.
+LIMITS = {
+    "position": 2.0,        # |coordinate| of a mount point over the keyboard (m)
+    "offset": 0.5,          # |coordinate| of a finger base / palm offset in the hand (m)
+    "length": 0.5,          # a finger link, palm dimension (m)
+    "radius": 0.1,          # a capsule radius (m)
+    "forearm_length": 1.5,  # m
+    "mass": 50.0,           # kg
+    "angle": 360.0,         # joint ranges, fixed_at, ref, rotation angle (deg)
+    "slide": 2.0,           # |slide range| (m)
+    "gain": 1e5,            # position-actuator kp (N/m or Nm/rad)
+    "damping": 1e4,         # joint damping
+    "armature": 10.0,
+    "frictionloss": 1e3,
+    "force": 1e5,           # |forcerange| (N or Nm)
+    "coupling": 10.0,       # |couple_next| ratio
+    "friction": 10.0,       # contact friction coefficients
+    "solref": 10.0,         # contact solref entries
+}
+MAX_FINGERS = 10
+MAX_LINKS = 8
+MAX_JOINTS_PER_LINK = 6
+MAX_SLIDES = 6
 
 
-def _round(value):
-    """Snap numbers to 1e-9 (sub-nanometre): MJCF text cannot carry subnormal floats."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+def _number(value):
+    """Reject booleans (YAML ``true`` is not a length) and snap numbers to 1e-9
+    (sub-nanometre): MJCF text cannot carry subnormal floats."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a boolean")
+    if isinstance(value, (int, float)) and math.isfinite(value):
         return round(float(value), 9)
     return value
 
 
-_Snap = BeforeValidator(_round)
-PositiveFloat = Annotated[float, _Snap, Field(gt=0, allow_inf_nan=False)]
-NonNegativeFloat = Annotated[float, _Snap, Field(ge=0, allow_inf_nan=False)]
+_Snap = BeforeValidator(_number)
+
+
+def _bounded(lo: float | None = None, hi: float | None = None, *, gt: float | None = None):
+    return Annotated[float, _Snap, Field(ge=lo, le=hi, gt=gt, allow_inf_nan=False)]
+
+
+def _sym(limit: str):
+    return _bounded(-LIMITS[limit], LIMITS[limit])
+
+
 Finite = Annotated[float, _Snap, Field(allow_inf_nan=False)]
+Angle = _sym("angle")
+Offset = _sym("offset")
+Length = _bounded(hi=LIMITS["length"], gt=0)
+Radius = _bounded(hi=LIMITS["radius"], gt=0)
 Vec3 = tuple[Finite, Finite, Finite]
+OffsetVec = tuple[Offset, Offset, Offset]
+Position = _sym("position")
+PositionVec = tuple[Position, Position, Position]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=40)]
+FingerName = Name
 
 
 class _Strict(BaseModel):
@@ -45,7 +93,8 @@ def _check_axis(axis: tuple[float, float, float]) -> tuple[float, float, float]:
     norm = math.sqrt(sum(a * a for a in axis))
     if norm < 1e-9:
         raise ValueError("axis must be a non-zero vector")
-    return tuple(a / norm for a in axis)  # type: ignore[return-value]
+    # rounded like every other number, so validating a dumped spec gives it back exactly
+    return tuple(round(a / norm, 9) for a in axis)  # type: ignore[return-value]
 
 
 def _check_range(rng: tuple[float, float]) -> tuple[float, float]:
@@ -56,26 +105,26 @@ def _check_range(rng: tuple[float, float]) -> tuple[float, float]:
 
 
 Axis = Annotated[Vec3, AfterValidator(_check_axis)]
-Range = Annotated[tuple[Finite, Finite], AfterValidator(_check_range)]
+AngleRange = Annotated[tuple[Angle, Angle], AfterValidator(_check_range)]
+SlideRange = Annotated[tuple[_sym("slide"), _sym("slide")], AfterValidator(_check_range)]
+ForceRange = Annotated[tuple[_sym("force"), _sym("force")], AfterValidator(_check_range)]
 
 
 class Rotation(_Strict):
     """A rotation as an axis and an angle in degrees (mirrors cleanly, unlike Euler angles)."""
 
     axis: Axis
-    angle: Finite
-
+    angle: Angle
 
 
 class JointClass(_Strict):
     """Shared joint + actuator settings: becomes one MJCF default class (Menagerie style)."""
 
-    damping: NonNegativeFloat = 0.1
-    armature: NonNegativeFloat = 0.001
-    frictionloss: NonNegativeFloat = 0.0
-    kp: PositiveFloat = 3.0
-    forcerange: Range | None = None
-
+    damping: _bounded(0, LIMITS["damping"]) = 0.1
+    armature: _bounded(0, LIMITS["armature"]) = 0.001
+    frictionloss: _bounded(0, LIMITS["frictionloss"]) = 0.0
+    kp: _bounded(hi=LIMITS["gain"], gt=0) = 3.0
+    forcerange: ForceRange | None = None
 
 
 class Joint(_Strict):
@@ -89,13 +138,12 @@ class Joint(_Strict):
 
     name: Name
     axis: Axis
-    range: Range
+    range: AngleRange
     joint_class: Name = Field("finger", alias="class")
     actuated: bool = True
-    fixed_at: Finite | None = None
-    couple_next: Finite | None = None
-    ref: Finite = 0.0
-
+    fixed_at: Angle | None = None
+    couple_next: _sym("coupling") | None = None
+    ref: Angle = 0.0
 
     @model_validator(mode="after")
     def _consistent(self) -> "Joint":
@@ -113,16 +161,19 @@ class Joint(_Strict):
 class Link(_Strict):
     """A capsule segment of a finger; its joints sit at its base, applied in order."""
 
-    length: PositiveFloat
-    radius: PositiveFloat
-    joints: list[Joint] = Field(default_factory=list)
+    length: Length
+    radius: Radius
+    joints: list[Joint] = Field(default_factory=list, max_length=MAX_JOINTS_PER_LINK)
 
 
 class Finger(_Strict):
+    """A chain of links from ``base`` (in the palm frame). ``name`` is a canonical finger
+    (thumb, index, middle, ring, little) or any other name for an extra finger."""
+
     name: FingerName
-    base: Vec3
+    base: OffsetVec
     rotation: Rotation | None = None
-    links: list[Link] = Field(min_length=1)
+    links: list[Link] = Field(min_length=1, max_length=MAX_LINKS)
 
     @property
     def joints(self) -> list[Joint]:
@@ -147,32 +198,31 @@ class Slide(_Strict):
 
     name: Name
     axis: Axis
-    range: Range
-    kp: PositiveFloat = 300.0
-    damping: NonNegativeFloat = 30.0
-    forcerange: Range | None = None
-
+    range: SlideRange
+    kp: _bounded(hi=LIMITS["gain"], gt=0) = 300.0
+    damping: _bounded(0, LIMITS["damping"]) = 30.0
+    forcerange: ForceRange | None = None
 
 
 class Forearm(_Strict):
     """The arm the hand hangs from. ``mount`` is where the right wrist sits over the keyboard
     (piano frame; the left hand is mounted at the mirror point)."""
 
-    length: PositiveFloat = 0.25
-    radius: PositiveFloat = 0.035
-    mass: PositiveFloat | None = None
-    mount: Vec3
-    slides: list[Slide] = Field(default_factory=list)
+    length: _bounded(hi=LIMITS["forearm_length"], gt=0) = 0.25
+    radius: Radius = 0.035
+    mass: _bounded(hi=LIMITS["mass"], gt=0) | None = None
+    mount: PositionVec
+    slides: list[Slide] = Field(default_factory=list, max_length=MAX_SLIDES)
 
 
 class Palm(_Strict):
     """A box behind the knuckles; ``joints`` are the wrist (between forearm and palm)."""
 
-    length: PositiveFloat
-    width: PositiveFloat
-    thickness: PositiveFloat
-    offset: Vec3 = (0.0, 0.0, 0.0)
-    joints: list[Joint] = Field(default_factory=list)
+    length: Length
+    width: Length
+    thickness: Length
+    offset: OffsetVec = (0.0, 0.0, 0.0)
+    joints: list[Joint] = Field(default_factory=list, max_length=MAX_JOINTS_PER_LINK)
 
 
 class Contacts(_Strict):
@@ -180,8 +230,10 @@ class Contacts(_Strict):
     hands collide with each other (that is the collision penalty of the reward)."""
 
     fingers: Literal["all", "tips"] = "all"
-    friction: tuple[PositiveFloat, NonNegativeFloat, NonNegativeFloat] = (1.0, 0.005, 0.0001)
-    solref: tuple[PositiveFloat, PositiveFloat] = (0.01, 1.0)
+    friction: tuple[_bounded(hi=LIMITS["friction"], gt=0), _bounded(0, LIMITS["friction"]),
+                    _bounded(0, LIMITS["friction"])] = (1.0, 0.005, 0.0001)
+    solref: tuple[_bounded(hi=LIMITS["solref"], gt=0),
+                  _bounded(hi=LIMITS["solref"], gt=0)] = (0.01, 1.0)
 
 
 class ExternalModel(_Strict):
@@ -193,9 +245,9 @@ class ExternalModel(_Strict):
 
     file: str
     left_file: str | None = None
-    tip_sites: dict[FingerName, str] = Field(min_length=1)
+    tip_sites: dict[FingerName, str] = Field(min_length=1, max_length=MAX_FINGERS)
     actuators: list[str] | None = None  # None: every actuator in the file
-    mount: Vec3 = (0.4, 0.15, 0.13)
+    mount: PositionVec = (0.4, 0.15, 0.13)
 
 
 class HandSpec(_Strict):
@@ -208,7 +260,7 @@ class HandSpec(_Strict):
     joint_classes: dict[Name, JointClass] = Field(default_factory=lambda: {"finger": JointClass()})
     forearm: Forearm | None = None
     palm: Palm | None = None
-    fingers: list[Finger] = Field(default_factory=list)
+    fingers: list[Finger] = Field(default_factory=list, max_length=MAX_FINGERS)
     contacts: Contacts = Contacts()
     mjcf: ExternalModel | None = None
 
@@ -244,13 +296,27 @@ class HandSpec(_Strict):
 
     @property
     def finger_names(self) -> tuple[str, ...]:
-        """Present fingers in canonical order (thumb first)."""
-        if self.mjcf is not None:
-            present = set(self.mjcf.tip_sites)
-        else:
-            present = {f.name for f in self.fingers}
-        return tuple(n for n in CANONICAL_FINGERS if n in present)
+        """Present fingers: canonical ones in canonical order (thumb first), then extra
+        fingers in the order declared."""
+        declared = list(self.mjcf.tip_sites) if self.mjcf is not None else \
+            [f.name for f in self.fingers]
+        return finger_order(declared)
 
     def ordered_fingers(self) -> list[Finger]:
-        order = {n: i for i, n in enumerate(CANONICAL_FINGERS)}
-        return sorted(self.fingers, key=lambda f: order[f.name])
+        by_name = {f.name: f for f in self.fingers}
+        return [by_name[n] for n in self.finger_names]
+
+
+def finger_order(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Canonical fingers first (thumb..little), then the others in the given order."""
+    canonical = [n for n in CANONICAL_FINGERS if n in names]
+    return tuple(canonical + [n for n in names if n not in CANONICAL_FINGERS])
+
+
+def finger_number(name: str, names: tuple[str, ...]) -> int:
+    """The finger's number in fingering output: 1..5 for thumb..little (the human
+    convention, whatever fingers the hand lacks), 6, 7, ... for extra fingers in order."""
+    if name in CANONICAL_FINGERS:
+        return CANONICAL_FINGERS.index(name) + 1
+    extras = [n for n in names if n not in CANONICAL_FINGERS]
+    return len(CANONICAL_FINGERS) + 1 + extras.index(name)

@@ -39,6 +39,38 @@ FINGERING_MODES: tuple[str, ...] = ("ot", "human", "none")
 BINARY_OBSERVATIONS: tuple[str, ...] = ("goal", "sustain_goal", "fingering")
 
 
+# Bounds of the timing arguments: MuJoCo is unstable or pointlessly slow outside them, and
+# a control step of 1e-9 s would turn a song into billions of steps.
+PHYSICS_TIMESTEP_RANGE = (1e-4, 0.05)
+CONTROL_TIMESTEP_RANGE = (1e-3, 1.0)
+MAX_SUBSTEPS = 1000
+MAX_LOOKAHEAD = 100
+MAX_INITIAL_NOISE = 1.0  # rad / m: more than that is not "noise" around a pose
+
+
+def _check_timing(physics_timestep: float, control_timestep: float, lookahead: int,
+                  initial_noise: float) -> None:
+    """``InputError`` unless every timing argument is a finite number inside its range."""
+    def number(value, name: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+                or not np.isfinite(value):
+            raise InputError(f"must be a finite number, got {value!r}", field=name)
+        return float(value)
+
+    for name, value, (lo, hi) in (("physics_timestep", physics_timestep, PHYSICS_TIMESTEP_RANGE),
+                                  ("control_timestep", control_timestep, CONTROL_TIMESTEP_RANGE),
+                                  ("initial_noise", initial_noise, (0.0, MAX_INITIAL_NOISE))):
+        if not lo <= number(value, name) <= hi:
+            raise InputError(f"must be in [{lo:g}, {hi:g}], got {value!r}", field=name)
+    if control_timestep / physics_timestep > MAX_SUBSTEPS:
+        raise InputError(f"more than {MAX_SUBSTEPS} physics steps per control step",
+                         field="control_timestep")
+    if isinstance(lookahead, bool) or not isinstance(lookahead, (int, np.integer)) \
+            or not 0 <= lookahead <= MAX_LOOKAHEAD:
+        raise InputError(f"must be an integer in [0, {MAX_LOOKAHEAD}], got {lookahead!r}",
+                         field="lookahead")
+
+
 class PianoEnv(dm_env.Environment):
     """Two hands of ``spec`` playing ``goals`` on the 88-key piano.
 
@@ -75,6 +107,7 @@ class PianoEnv(dm_env.Environment):
             raise InputError("this song has no human fingering for every note; use a PIG file "
                              "or a built-in piece, or fingering='ot'", file=goals.name,
                              field="fingering")
+        _check_timing(physics_timestep, control_timestep, lookahead, initial_noise)
         n_sub = control_timestep / physics_timestep
         if abs(n_sub - round(n_sub)) > 1e-9 or n_sub < 1:
             raise InputError("control_timestep must be a multiple of physics_timestep",
@@ -157,7 +190,8 @@ class PianoEnv(dm_env.Environment):
         # canonical finger code (0..4 right, 5..9 left, as SongGoals.fingers) -> tip row
         self._code_to_tip = np.full(10, -1, dtype=np.int64)
         for row, (side, finger) in enumerate(self.finger_names):
-            self._code_to_tip[FINGER_NAMES.index(finger) + (0 if side == "right" else 5)] = row
+            if finger in FINGER_NAMES:  # extra fingers have no human finger code
+                self._code_to_tip[FINGER_NAMES.index(finger) + (0 if side == "right" else 5)] = row
 
     def _index_song(self) -> None:
         g, L = self.song_goals, self.lookahead + 1

@@ -16,7 +16,7 @@ import pytest
 from handspec.errors import InputError
 from training.collect import (BaselinePolicy, baseline_policy, collect, dataset_meta,
                               load_policy, rollout)
-from training.dataset import DemoFile, episode_seed, fingering_matrix, recompute_metrics, verify_file
+from training.data import DemoFile, episode_seed, fingering_matrix, recompute_metrics, verify_file
 
 SONG = "demo_short"  # 100 steps
 ROOT = Path(__file__).resolve().parents[1]

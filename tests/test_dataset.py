@@ -16,10 +16,12 @@ from hypothesis import strategies as st
 
 from handspec.errors import InputError
 from pianoenv.metrics import step_prf
-from training import dataset as ds
-from training.dataset import (CONTACT_DTYPE, DatasetMeta, DemoFile, DemoLoader, DemoWriter,
+from training import data as ds
+from training.data import writer as ds_writer
+from training.data import (CONTACT_DTYPE, DatasetMeta, DemoFile, DemoLoader, DemoWriter,
                               Episode, compute_stats, fingering_matrix, per_step_prf,
-                              plot_fig4, recompute_metrics, verify_file)
+                              recompute_metrics, verify_file)
+from training.data.plot import plot_fig4
 
 L, K = 2, ds.NUM_KEYS
 THRESH = np.full(K, 0.9)
@@ -64,7 +66,7 @@ def make_episode(rng: np.random.Generator, T: int = 12, seed: int = 0) -> Episod
     rewards = rng.normal(size=T).astype(np.float32)
     ep = Episode(obs=obs, final_obs=final,
                  actions=rng.uniform(-1, 1, (T, 3)).astype(np.float32), rewards=rewards,
-                 reward_terms={"press": rewards * 0.5, "total": rewards}, contacts=contacts,
+                 reward_terms={"press": rewards, "total": rewards}, contacts=contacts,
                  seed=seed)
     ep.metrics = recompute_metrics(ep, make_meta(T))
     return ep
@@ -236,7 +238,7 @@ def test_failed_commit_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatc
     w = DemoWriter(path, make_meta(), commit_every=100)
     w.open()
     w.add(make_episode(np.random.default_rng(3)))
-    monkeypatch.setattr(ds.os, "replace", boom)
+    monkeypatch.setattr(ds_writer.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
         w.commit()
     monkeypatch.undo()

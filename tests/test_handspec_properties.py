@@ -72,7 +72,7 @@ BREAKERS = [
     (lambda d: d["palm"].__setitem__("length", -0.1), "palm.length"),
     (lambda d: d["palm"].__setitem__("texture", 3), "palm.texture"),
     (lambda d: d["fingers"][0]["links"][0].__setitem__("radius", 0.0), "links[0].radius"),
-    (lambda d: d["fingers"][0].__setitem__("name", "sixth"), ".name"),
+    (lambda d: d["fingers"][0].__setitem__("name", "6th finger"), ".name"),
     (lambda d: d["forearm"].__setitem__("mount", [0, 0]), "forearm.mount"),
     (lambda d: d.__setitem__("name", "has space"), "name"),
     (lambda d: d["joint_classes"]["finger"].__setitem__("kp", -1), "joint_classes.finger.kp"),

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from handspec.errors import InputError
 from training.backends import InlineBackend, LocalBackend
-from training.dataset import DemoFile, episode_seed, verify_file
+from training.data import DemoFile, episode_seed, verify_file
 from training.pipeline import (ChunkTask, Manifest, expand_songs, plan, read_song_list,
                                run_pipeline, slugify)
 

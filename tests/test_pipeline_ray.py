@@ -1,6 +1,7 @@
 """The rp1m pipeline on a private local Ray cluster (2 CPUs): tiny end-to-end runs with a
 baseline and with real DroQ training, retries of failed and crashed tasks. Skipped without
-the ``ray`` extra; slow (starting Ray takes ~10-30 s)."""
+the ``ray`` extra; slow (starting Ray takes ~10-30 s). ``ray`` is a dev dependency, so
+``make test`` installs it and these tests run there; they skip only where it is absent."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from training.backends import InlineBackend, RayBackend  # noqa: E402
-from training.dataset import DemoFile, verify_file  # noqa: E402
+from training.data import DemoFile, verify_file  # noqa: E402
 from training.pipeline import plan, run_pipeline  # noqa: E402
 
 pytestmark = pytest.mark.slow

@@ -155,7 +155,7 @@ def test_bad_corpus_path(capsys):
     (["export", "twinkle", "--out", "song.wav"], "song.wav: --out: unsupported file type"),
     (["export", "twinkle", "--out", "/no/such/dir/x.mid"], "/no/such/dir: --out: folder"),
     (["export", "twinkle:1", "--out", "x.mid"], "twinkle:1: chunk: export writes whole songs"),
-    (["info", "twinkle", "--stretch", "0"], "twinkle: stretch: must be > 0"),
+    (["info", "twinkle", "--stretch", "0"], "twinkle: stretch: must be a number in [0.05, 20]"),
     (["info", "twinkle", "--transpose", "x"], "Invalid value for '--transpose'"),
     (["plot", "twinkle"], "Missing option '--out'"),
 ])

@@ -11,7 +11,8 @@ the checkpoint that names it, so a checkpoint never points at a missing replay.
 
 Files are written to a temporary name in the same directory, fsync-ed, then ``os.replace``d:
 a crash (``kill -9``) leaves the previous checkpoints intact and at worst a stray ``.tmp``
-file, which loading ignores. Loading walks from the newest checkpoint back; one that is
+file, which loading ignores and ``remove_stale_temporaries`` deletes (the next save, and a
+trainer holding the run directory's lock, call it). Loading walks from the newest checkpoint back; one that is
 truncated, fails its checksum or does not match the agent's structure gives a warning and
 the previous one is used. No readable checkpoint at all is an ``InputError`` (one line).
 """
@@ -66,10 +67,30 @@ def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
     return sorted(found, reverse=True)
 
 
+def is_temporary(path: Path) -> bool:
+    """A file ``handspec.atomic`` was writing (``.<name>.<random>.tmp<suffix>``)."""
+    return path.name.startswith(".") and ".tmp" in path.name and path.is_file()
+
+
+def remove_stale_temporaries(directory: Path) -> list[Path]:
+    """Delete temporaries a killed writer left in ``directory``; returns what was removed.
+
+    Only safe while no other process writes there: the trainer holds the run directory's
+    lock when it calls this (``training.loop``)."""
+    removed = []
+    if directory.is_dir():
+        for path in directory.iterdir():
+            if is_temporary(path):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
 def save_checkpoint(directory: Path, step: int, agent_state: Any, meta: dict[str, Any],
                     replay: Any | None = None, keep: int = 2) -> Path:
     """Writes ``step_<step>.ckpt`` (and its replay first); keeps the newest ``keep``."""
     directory.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(directory)
     meta = dict(meta, step=int(step))
     if replay is not None:
         replay_name = f"replay_{step:010d}.npz"

@@ -25,7 +25,7 @@ import dm_env
 import numpy as np
 
 from handspec.errors import InputError
-from training.dataset import CONTACT_DTYPE, DatasetMeta, DemoWriter, Episode, episode_seed
+from training.data import CONTACT_DTYPE, DatasetMeta, DemoWriter, Episode, episode_seed
 
 
 @runtime_checkable

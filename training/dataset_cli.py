@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-import signal
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from handspec.errors import InputError
+from training.signals import sigterm_as_exit
 
 dataset_app = typer.Typer(help="Demonstration datasets (RP1M layout): info, verify, stats.",
                           no_args_is_help=True, add_completion=False)
@@ -60,7 +59,7 @@ def info(paths: PathsArg,
     import numpy as np
     from rich.table import Table
 
-    from training.dataset import summarize
+    from training.data import summarize
 
     summaries = [summarize(p) for p in expand_paths(paths)]
     by_song: dict[str, list[float]] = {}
@@ -103,7 +102,7 @@ def verify(paths: PathsArg,
                                "(finite values, goals, F1 recomputed from key states).")] = False
            ) -> None:
     """Check files end to end; prints 'ok' per good file, one error line per problem (exit 2)."""
-    from training.dataset import verify_file
+    from training.data import verify_file
 
     bad = 0
     for path in expand_paths(paths):
@@ -132,7 +131,8 @@ def stats(paths: PathsArg,
     import numpy as np
 
     from training.config import atomic_write_text
-    from training.dataset import compute_stats, plot_fig4
+    from training.data import compute_stats
+    from training.data.plot import plot_fig4
 
     st = compute_stats(expand_paths(paths))
     written = plot_fig4(st, out)
@@ -165,23 +165,6 @@ def stats(paths: PathsArg,
 
 
 # --------------------------------------------------------------------------- collect
-@contextmanager
-def _sigterm_as_exit() -> Iterator[None]:
-    """SIGTERM (a scheduler's kill) unwinds like Ctrl-C, so complete episodes get committed."""
-    def handler(signum, frame):  # noqa: ARG001
-        raise SystemExit(128 + signum)
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def collect_command(
     run: Annotated[str, typer.Argument(
         metavar="RUN", help="Training run directory, or baseline:random / baseline:zero.")],
@@ -218,7 +201,7 @@ def collect_command(
             raise InputError("--song is only for baseline RUNs (a run plays its own song)",
                              field="--song")
         source = load_policy(run, deterministic=deterministic, checkpoint=checkpoint)
-    with _sigterm_as_exit():
+    with sigterm_as_exit():
         result = collect(source, out, episodes, seed=seed, commit_every=commit_every,
                          overwrite=overwrite, progress=progress)
     typer.echo(f"{result.path}: {result.num_demos} demos ({result.new_demos} new), F1 "
@@ -306,7 +289,7 @@ def rp1m_command(
                    + (f" after {entry['attempts']} attempts" if entry.get("attempts", 1) > 1 else ""))
 
     typer.echo(f"{len(tasks)} chunks, backend {runner.name}; output in {out}")
-    with _sigterm_as_exit():
+    with sigterm_as_exit():
         report = run_pipeline(tasks, runner, retries=retries, on_entry=show)
     typer.echo(f"{len(report.skipped)} already done, {report.count('collected')} collected, "
                f"{report.count('rejected')} rejected (F1 < {min_f1}), {report.failed} failed; "

@@ -3,6 +3,9 @@
 A run directory holds::
 
     config.json      the TrainConfig (read back by --resume)
+    hand.json        the resolved hand spec, frozen with its hash (handspec.freeze_spec):
+                     later commands rebuild the run's env from it, not from the YAML
+    .lock            held (flock) by the process training in this directory
     train.csv        losses, temperature, steps/s, updates/s every log_interval steps
     episodes.csv     return, F1 and mean reward terms of every training episode
     eval.csv         deterministic-policy F1/precision/recall/return/terms every eval_interval
@@ -21,8 +24,12 @@ parameters (tested). Without the replay the agent resumes from an empty buffer.
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import json
 import math
+import os
+import shutil
 import signal
 import sys
 import threading
@@ -57,8 +64,18 @@ EnvFactory = Callable[[TrainConfig, np.random.Generator], TrainingEnv]
 TRAIN_METRICS = ("critic_loss", "actor_loss", "q", "entropy", "temperature", "temp_loss")
 
 
-def default_env_factory(config: TrainConfig, rng: np.random.Generator) -> TrainingEnv:
-    return make_env(config.song, config.hand, config.fingering, rng, config.env_kwargs)
+def default_env_factory(config: TrainConfig, rng: np.random.Generator, *,
+                        hand: str | None = None) -> TrainingEnv:
+    """The run's environment; ``hand`` (a frozen ``hand.json``) replaces ``config.hand``."""
+    return make_env(config.song, hand or config.hand, config.fingering, rng, config.env_kwargs)
+
+
+def run_hand(run_dir: str | Path, typed: str) -> str:
+    """The hand to rebuild a run's environment with: its frozen ``hand.json`` when the run
+    has one (the exact hand it trained with, from any directory), else the name as typed
+    (runs from before hands were frozen)."""
+    frozen = RunPaths(Path(run_dir)).hand
+    return str(frozen) if frozen.is_file() else typed
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,10 @@ class RunPaths:
 
     @property
     def config(self) -> Path: return self.root / "config.json"
+    @property
+    def hand(self) -> Path: return self.root / "hand.json"
+    @property
+    def lock(self) -> Path: return self.root / ".lock"
     @property
     def train_csv(self) -> Path: return self.root / "train.csv"
     @property
@@ -100,19 +121,25 @@ class Trainer:
         self.paths = RunPaths(Path(out))
         self.config = config.validate()
         self.resume = resume
-        self.env_factory = env_factory or default_env_factory
         self.progress = progress
         self.tensorboard = tensorboard
         self.time_budget_s = time_budget_s
         self.on_eval = on_eval
+        self._lock_fd: int | None = None
+        self.restarted = False
         self._check_dir()
+        try:
+            self._set_up(config, env_factory)
+        except BaseException:
+            self.release()
+            raise
 
+    def _set_up(self, config: TrainConfig, env_factory: EnvFactory | None) -> None:
+        hand = str(self.paths.hand) if self.resume and self.paths.hand.is_file() else None
+        self.env_factory = env_factory or functools.partial(default_env_factory, hand=hand)
         self.rngs = seed_streams(config.seed)
         self.env = self.env_factory(config, self.rngs["env"])  # bad song/hand fail here,
         self.eval_env = self.env_factory(config, self.rngs["eval_env"])  # before any write
-        if not resume:
-            self.paths.root.mkdir(parents=True, exist_ok=True)
-            self.config.save(self.paths.config)
         layout, action_dim = self.env.layout, self.env.action_dim
         self.agent = DroQ(config.agent, layout.dense_dim, layout.num_bits, action_dim)
         self.state = self.agent.init(config.seed)
@@ -128,22 +155,103 @@ class Trainer:
         self.last_eval: dict[str, Any] | None = None
         self.best_f1 = -math.inf
         self.resumed_from: str | None = None
-        if resume:
+        if self.resume and not ckpt.list_checkpoints(self.paths.checkpoints):
+            self._start_over()
+        elif self.resume:
             self._restore()
+        else:  # everything above succeeded: only now does the run exist on disk
+            self._write_run_files()
 
     # ------------------------------------------------------------------ set-up
     def _check_dir(self) -> None:
+        """Checks before anything is built or written; takes the directory's lock when it
+        holds a run already (a fresh directory is locked in ``_write_run_files``)."""
         root = self.paths.root
+        if root.exists() and not root.is_dir():
+            raise InputError("exists and is not a directory", file=root, field="out")
         if self.resume:
             if not self.paths.config.is_file():
                 raise InputError("nothing to resume: no config.json in the run directory",
                                  file=root, field="resume")
+            self._lock()
             ckpt.check_intact(self.paths.checkpoints)
         elif self.paths.config.exists() or ckpt.list_checkpoints(self.paths.checkpoints):
+            hint = "" if ckpt.list_checkpoints(self.paths.checkpoints) else \
+                " (it has no checkpoint yet: --resume starts it over)"
             raise InputError("a run already exists here; pass --resume to continue it or "
-                             "choose a new --out", file=root, field="out")
-        elif root.exists() and not root.is_dir():
-            raise InputError("exists and is not a directory", file=root, field="out")
+                             f"choose a new --out{hint}", file=root, field="out")
+
+    def _lock(self) -> None:
+        """Hold ``.lock`` (flock) for as long as this trainer runs: a second ``train`` or
+        ``--resume`` on the same directory fails at once instead of interleaving rows and
+        mixing checkpoints. Leftover temporaries are removed once the lock is ours."""
+        if self._lock_fd is not None:
+            return
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise InputError("another process is training in this directory", file=self.paths.root,
+                             field="out") from None
+        self._lock_fd = fd
+        for folder in (self.paths.root, self.paths.checkpoints):
+            ckpt.remove_stale_temporaries(folder)
+
+    def release(self) -> None:
+        """Drop the run directory's lock (``run`` does it when it returns or fails)."""
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __del__(self) -> None:
+        try:
+            self.release()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    def _write_run_files(self) -> None:
+        """Create the run: lock, re-check under the lock (another ``train`` may have won the
+        race), then ``config.json`` and ``hand.json``."""
+        created = not self.paths.root.exists()
+        try:
+            self._lock()
+            if self.paths.config.exists():
+                raise InputError("a run already exists here (created while this one started); "
+                                 "pass --resume to continue it or choose a new --out",
+                                 file=self.paths.root, field="out")
+            self._freeze_hand()
+            self.config.save(self.paths.config)
+        except BaseException:
+            self.release()
+            if created:
+                shutil.rmtree(self.paths.root, ignore_errors=True)
+            raise
+
+    def _freeze_hand(self) -> None:
+        from handspec.load import write_frozen
+
+        spec = getattr(getattr(self.env, "env", self.env), "spec", None)
+        if spec is not None and not callable(spec):
+            write_frozen(spec, self.paths.hand)
+
+    def _start_over(self) -> None:
+        """``--resume`` of a run killed before its first checkpoint: there is nothing to
+        resume, so the run starts again from step 0 with its saved config (its logs from
+        the lost attempt are removed, so no row is counted twice)."""
+        warnings.warn("no checkpoint yet: starting the run over from step 0",
+                      ckpt.CheckpointWarning, stacklevel=3)
+        for path in (self.paths.train_csv, self.paths.episodes_csv, self.paths.eval_csv,
+                     self.paths.summary, self.paths.f1_curve):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(self.paths.tensorboard, ignore_errors=True)
+        if not self.paths.hand.is_file():
+            self._freeze_hand()
+        self.config.save(self.paths.config)  # the config this attempt runs with
+        self.resume = False
+        self.restarted = True
 
     def _restore(self) -> None:
         with warnings.catch_warnings(record=True) as caught:
@@ -177,6 +285,14 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> dict[str, Any]:
+        """Train until ``config.steps`` (or the time budget); releases the directory's lock
+        when it returns or fails."""
+        try:
+            return self._run()
+        finally:
+            self.release()
+
+    def _run(self) -> dict[str, Any]:
         cfg, env, replay = self.config, self.env, self.replay
         for log in (CsvLog(self.paths.train_csv), CsvLog(self.paths.episodes_csv),
                     CsvLog(self.paths.eval_csv)):

@@ -3,7 +3,7 @@ F1 clears a threshold, collect its rollouts, and record everything in a manifest
 
     DIR/manifest.json              one entry per chunk: status, F1, paths, wall time, errors
     DIR/runs/<slug>-<hash>/        the specialist's training run (``training.loop.Trainer``)
-    DIR/data/<slug>.h5             its demonstrations (``training.dataset``)
+    DIR/data/<slug>.h5             its demonstrations (``training.data``)
 
 Each chunk is one task (``run_chunk``), run by a backend (``training.backends``: local
 processes or Ray). Every stage of a task resumes: training from its last checkpoint,
@@ -36,7 +36,7 @@ import numpy as np
 from handspec.errors import InputError
 from training.backends import Backend, Outcome, run_tasks, safe_call
 from training.collect import PolicySource, collect, rollout
-from training.dataset import DemoFile, episode_seed
+from training.data import DemoFile, episode_seed
 
 MANIFEST_VERSION = 1
 SONG_FILE_SUFFIXES = (".mid", ".midi", ".txt")  # MIDI and PIG files (pianoenv.songs.loading)

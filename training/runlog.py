@@ -1,7 +1,10 @@
 """What a run writes while it trains: CSV tables, TensorBoard scalars, the F1 curve.
 
-CSV files are appended row by row (flushed, so ``tail -f`` works) with a header fixed by the
-first row; a later row may not add columns (a KeyError, a bug). On ``--resume`` rows written
+CSV files are appended row by row (one ``write`` per row, flushed, so ``tail -f`` works)
+with a header fixed by the first row; a later row may not add columns (a KeyError, a bug).
+A process killed inside a write can leave a torn last row (no newline): opening the log
+cuts it off, so it cannot poison the file forever (the trainer opens logs only while it
+holds the run directory's lock). On ``--resume`` rows written
 after the checkpoint are dropped (``truncate_after``) and TensorBoard is opened with
 ``purge_step`` so the curves continue without duplicates.
 """
@@ -23,10 +26,29 @@ class CsvLog:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.fields: list[str] | None = None
+        self.dropped_torn_row = self._drop_torn_row()
         if self.path.is_file() and self.path.stat().st_size:
             with self.path.open(newline="") as handle:
                 header = next(csv.reader(handle), None)
             self.fields = header or None
+
+    def _drop_torn_row(self) -> bool:
+        """Truncate a last line that has no newline (a write cut short by a kill)."""
+        if not self.path.is_file():
+            return False
+        with self.path.open("rb+") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size == 0:
+                return False
+            handle.seek(size - 1)
+            if handle.read(1) == b"\n":
+                return False
+            block = min(size, 1 << 20)
+            handle.seek(size - block)
+            tail = handle.read(block)
+            cut = tail.rfind(b"\n")
+            handle.truncate(size - block + cut + 1 if cut >= 0 else 0)
+        return True
 
     def write(self, row: Mapping[str, Any]) -> None:
         new = self.fields is None
@@ -36,11 +58,13 @@ class CsvLog:
         if extra:
             raise KeyError(f"{self.path.name}: new columns {sorted(extra)} after the header")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=self.fields)
+        if new:
+            writer.writeheader()
+        writer.writerow({k: _fmt(row.get(k, "")) for k in self.fields})
         with self.path.open("a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=self.fields)
-            if new:
-                writer.writeheader()
-            writer.writerow({k: _fmt(row.get(k, "")) for k in self.fields})
+            handle.write(buffer.getvalue())  # one write: a kill tears at most this row
 
     def rows(self) -> list[dict[str, str]]:
         if not self.path.is_file():

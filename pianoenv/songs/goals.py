@@ -39,6 +39,11 @@ LOOKAHEAD = 10
 CHUNK_LENGTH = 550
 NO_FINGER = -1
 _EPS = 1e-9  # so 0.15 / 0.05 = 2.9999999999999996 still rounds to 3
+# Size limits, checked before anything is allocated: a prepared song is a few (T, 88)
+# arrays, so a note at 1e6 s or a 1e-9 s control step would ask for gigabytes.
+MAX_STEPS = 200_000                      # 2.8 hours at 0.05 s; ~18 MB per (T, 88) array
+CONTROL_TIMESTEP_RANGE = (1e-3, 1.0)     # seconds
+STRETCH_RANGE = (0.05, 20.0)
 
 
 def time_to_step(seconds: float | np.ndarray, dt: float) -> np.ndarray:
@@ -201,20 +206,49 @@ def _resolve_same_key(spans: list[list[int]]) -> list[bool]:
     return keep
 
 
+def _check_arguments(seq: NoteSequence, control_timestep: float, stretch: float) -> None:
+    for name, value, (lo, hi) in (("control_timestep", control_timestep, CONTROL_TIMESTEP_RANGE),
+                                  ("stretch", stretch, STRETCH_RANGE)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+                or not math.isfinite(value) or not lo <= value <= hi:
+            raise InputError(f"must be a number in [{lo:g}, {hi:g}], got {value!r}",
+                             file=seq.name, field=name)
+
+
+def _check_size(seq: NoteSequence, dt: float, stretch: float, trim_silence: bool) -> None:
+    """Finite times and at most ``MAX_STEPS`` steps, decided before allocating them."""
+    for i, note in enumerate(seq.notes):
+        if not (math.isfinite(note.onset) and math.isfinite(note.offset)) or note.onset < 0:
+            raise InputError(f"note {i} has onset {note.onset!r} and offset {note.offset!r}; "
+                             "times must be finite and >= 0", file=seq.name, field="onset")
+    first = min(n.onset for n in seq.notes) if trim_silence else 0.0
+    last = max(n.offset for n in seq.notes)
+    end = last
+    if not trim_silence:
+        ends = [e for _, e in seq.sustain if math.isfinite(e)]
+        if len(ends) != len(seq.sustain):
+            raise InputError("sustain interval with a non-finite end", file=seq.name,
+                             field="sustain")
+        end = max([last, *ends])
+    steps = (end - first) * stretch / dt
+    if steps > MAX_STEPS:
+        latest = max(seq.notes, key=lambda n: n.offset)
+        raise InputError(f"{steps:.3g} steps of {dt:g} s (stretch {stretch:g}) is more than "
+                         f"{MAX_STEPS}; the last note ends at {latest.offset:.6g} s "
+                         "(a wrong time in the file?)", file=seq.name, field="duration")
+
+
 def prepare(seq: NoteSequence, *, control_timestep: float = CONTROL_TIMESTEP,
             stretch: float = STRETCH, trim_silence: bool = True) -> SongGoals:
     """Turn a note sequence into per-step goals (see the module docstring for the rules)."""
-    if not control_timestep > 0:
-        raise InputError(f"must be > 0, got {control_timestep}", file=seq.name,
-                         field="control_timestep")
-    if not stretch > 0:
-        raise InputError(f"must be > 0, got {stretch}", file=seq.name, field="stretch")
+    _check_arguments(seq, control_timestep, stretch)
     if not seq.notes:
         raise InputError("the song has no notes", file=seq.name, field="notes")
     outside = [n for n in seq.notes if not LOWEST_PITCH <= n.pitch <= HIGHEST_PITCH]
     if outside:
         raise InputError(f"pitch {outside[0].pitch} is outside the piano (21..108)",
                          file=seq.name, field="pitch")
+    _check_size(seq, control_timestep, stretch, trim_silence)
     dt = control_timestep
     first = min(n.onset for n in seq.notes) if trim_silence else 0.0
     last = max(n.offset for n in seq.notes)

@@ -19,6 +19,29 @@ def _hand_of(goals: SongGoals) -> list[str | None]:
     return [n.hand for n in goals.notes.notes]
 
 
+def _runs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, start, end) of every run of True in each row of a 2-D bool array."""
+    padded = np.zeros((rows.shape[0], rows.shape[1] + 2), np.int8)
+    padded[:, 1:-1] = rows
+    edges = np.diff(padded, axis=1)
+    r0, start = np.nonzero(edges == 1)
+    _, end = np.nonzero(edges == -1)  # row-major order pairs each start with its end
+    return r0, start, end
+
+
+def _bars(ax, x0: np.ndarray, x1: np.ndarray, y0: np.ndarray, height: float, color,
+          alpha: float = 1.0) -> None:
+    """Rectangles [x0, x1] x [y0, y0 + height] as one collection."""
+    from matplotlib.collections import PolyCollection
+
+    if len(x0) == 0:
+        return
+    y1 = y0 + height
+    verts = np.stack([np.stack([x0, y0], 1), np.stack([x1, y0], 1),
+                      np.stack([x1, y1], 1), np.stack([x0, y1], 1)], axis=1)
+    ax.add_collection(PolyCollection(verts, facecolors=color, edgecolors="none", alpha=alpha))
+
+
 def plot_piano_roll(goals: SongGoals, out: str | Path, *, title: str | None = None) -> Path:
     """Draw ``goals`` as a piano roll (time across, keys up) and save it atomically.
 
@@ -36,21 +59,25 @@ def plot_piano_roll(goals: SongGoals, out: str | Path, *, title: str | None = No
     dt = goals.control_timestep
     fig = Figure(figsize=(max(6.0, min(30.0, goals.duration / 2.5)), 4.5), dpi=120)
     ax = fig.add_subplot()
-    key_of = [n.key for n in goals.notes.notes]
-    for (start, end), key, hand in zip(goals.note_steps, key_of, _hand_of(goals)):
-        ax.broken_barh([(start * dt, (end - start) * dt)], (key - 0.4, 0.8),
-                       facecolors=_COLORS[hand])
+    # One PolyCollection per colour instead of one artist per note or step: a long piece
+    # has tens of thousands of bars, and artists are what makes matplotlib slow.
+    spans = np.asarray(goals.note_steps, np.int64).reshape(-1, 2)
+    keys = np.array([n.key for n in goals.notes.notes], np.int64)
+    hands = np.array([str(h) for h in _hand_of(goals)])
+    for hand, color in _COLORS.items():
+        rows = hands == str(hand)
+        _bars(ax, spans[rows, 0] * dt, spans[rows, 1] * dt, keys[rows] - 0.4, 0.8, color)
     # keys held over from a previous chunk have no note of their own: draw them too
     held = goals.keys.copy()
-    for (start, end), key in zip(goals.note_steps, key_of):
+    for (start, end), key in zip(spans, keys):
         held[start:end, key] = False
-    for t, key in zip(*np.nonzero(held)):
-        ax.broken_barh([(t * dt, dt)], (key - 0.4, 0.8), facecolors="0.6")
+    k_held, t0, t1 = _runs(held.T)
+    _bars(ax, t0 * dt, t1 * dt, k_held - 0.4, 0.8, "0.6")
     used = np.nonzero(goals.keys.any(axis=0))[0]
     lo, hi = (used.min(), used.max()) if used.size else (39, 51)
     pedal_y = lo - 2.5
-    for t in np.nonzero(goals.sustain)[0]:
-        ax.broken_barh([(t * dt, dt)], (pedal_y - 0.5, 1.0), facecolors="tab:green", alpha=0.5)
+    _, p0, p1 = _runs(np.asarray(goals.sustain, bool)[None])
+    _bars(ax, p0 * dt, p1 * dt, np.full(len(p0), pedal_y - 0.5), 1.0, "tab:green", alpha=0.5)
     ticks = [k for k in range(lo, hi + 1) if key_name(k).startswith("C") and "#" not in key_name(k)]
     ax.set_yticks(ticks, [key_name(k) for k in ticks])
     ax.set_ylim(pedal_y - 1.5, hi + 1.5)

@@ -37,6 +37,19 @@ class SongSummary:
     sustain_fraction: float
     hands: dict[str, HandLoad]
     crossing_steps: int  # steps where a right-hand key lies below a left-hand key
+    stretch: float = 1.0          # time stretch applied by prepare (1.25 in RP1M)
+    trimmed_seconds: float = 0.0  # leading silence cut off (seconds as written)
+    chunk: int | None = None      # the chunk index, None for a whole song
+
+    def timing_note(self) -> str:
+        """How the duration relates to the file: it is stretched and trimmed, not as written."""
+        parts = [f"stretched {self.stretch:g}x" + (f" (= {self.seconds / self.stretch:.2f} s "
+                                                   "as written)" if self.stretch != 1 else "")]
+        parts.append(f"{self.trimmed_seconds:.2f} s of leading silence trimmed"
+                     if self.trimmed_seconds > 0 else "no leading silence trimmed")
+        if self.chunk is not None:
+            parts.append(f"chunk {self.chunk} only")
+        return "; ".join(parts)
 
     def rows(self) -> list[tuple[str, str]]:
         """(label, value) pairs for a two-column table."""
@@ -44,6 +57,7 @@ class SongSummary:
                 ("hands from", self.hand_rule or "the score"),
                 ("notes", str(self.notes)),
                 ("duration", f"{self.seconds:.2f} s ({self.steps} steps)"),
+                ("timing", self.timing_note()),
                 ("chunks", f"{self.chunks} of 550 steps"),
                 ("key range", f"{self.lowest} .. {self.highest}"),
                 ("human fingering", "yes" if self.has_fingering else "no"),
@@ -98,4 +112,7 @@ def summarize(goals: SongGoals) -> SongSummary:
         highest=key_name(int(keys_used.max())) if keys_used.size else "-",
         has_fingering=goals.has_fingering,
         sustain_fraction=float(goals.sustain.mean()) if goals.num_steps else 0.0,
-        hands=hands, crossing_steps=crossing)
+        hands=hands, crossing_steps=crossing,
+        stretch=float(goals.metadata.get("stretch", goals.notes.metadata.get("stretch", 1.0))),
+        trimmed_seconds=float(goals.notes.metadata.get("trimmed_seconds", 0.0)),
+        chunk=goals.notes.metadata.get("chunk"))
