@@ -45,7 +45,13 @@ CHORD_TOLERANCE_S = 0.03  # onsets closer than this form one group (a chord)
 
 @dataclass(frozen=True)
 class AnnotatorConfig:
-    """Weights of the annotator's cost (units: metres of hand travel)."""
+    """Weights of the annotator's cost (units: metres of hand travel).
+
+    The first block is the rigid-hand travel model (v1); the second block, sequential
+    biomechanics between consecutive onset groups, is zero in the ``travel`` model. Spans
+    are never given in metres here: they are fractions of the hand's own rest gaps and
+    joint-limit spans (``FingerReach``), so every hand gets its own.
+    """
 
     move: float = 1.0
     rest_time: float = 0.5
@@ -56,10 +62,49 @@ class AnnotatorConfig:
     held_span: float = 10.0
     black_depth: float = 0.5
     infeasible: float = 10.0
+    # sequential biomechanics (consecutive groups of one hand; 0 = off)
+    span: float = 0.0            # per metre a finger pair's interval leaves its comfortable band
+    comfort: float = 0.5         # band top: rest gap + comfort x (max span - rest gap)
+    compress: float = 0.5        # band bottom: compress x rest gap
+    cross_thumb: float = 0.0     # per thumb-under / finger-over-thumb crossing
+    cross_other: float = 0.0     # per crossing of two non-thumb fingers
+    cross_distance: float = 0.0  # per metre of crossing (how far the thumb passes under)
+    weak: float = 0.0            # per note played by a weak finger (ring, little)
+    black_thumb: float = 0.0     # thumb-like finger on a black key next to a white one
+    thumb_tuck: float = 0.0      # share of its rest gap the thumb closes toward its neighbour
     # hand assignment
     hand_move: float = 0.05      # per semitone of a hand's mean pitch moving
     hand_side: float = 0.2       # per semitone a hand plays on the "wrong" side of middle C
     split_pitch: int = 60        # middle C: right hand at or above, by preference
+
+    @property
+    def sequential(self) -> bool:
+        return any((self.span, self.cross_thumb, self.cross_other, self.cross_distance,
+                    self.black_thumb, self.thumb_tuck))
+
+
+FITTED_WEIGHTS = ("move", "stretch", "repeat", "black_depth", "span", "comfort",
+                  "cross_thumb", "cross_other", "cross_distance", "weak", "black_thumb",
+                  "thumb_tuck")
+"""The handful of weights ``fingering.fit`` tunes (the rest are physical constants)."""
+
+COST_MODELS: dict[str, AnnotatorConfig] = {
+    # v1: rigid-hand travel plus chord shape, finger repetition and black-key depth.
+    "travel": AnnotatorConfig(),
+    # v2: travel plus crossings, spans, weak fingers and thumb-on-black in context.
+    "biomech": AnnotatorConfig(move=2.0, stretch=2.0, repeat=0.04, black_depth=0.25,
+                               span=2.5, comfort=0.3, cross_thumb=0.02, cross_other=0.3,
+                               cross_distance=0.125, weak=0.005, black_thumb=0.02,
+                               thumb_tuck=0.5),
+}
+DEFAULT_MODEL = "biomech"
+
+
+def cost_model(name: str) -> AnnotatorConfig:
+    """The named cost model (``travel`` | ``biomech``); ValueError for another name."""
+    if name not in COST_MODELS:
+        raise ValueError(f"unknown cost model {name!r}; choose one of {', '.join(COST_MODELS)}")
+    return COST_MODELS[name]
 
 
 @dataclass(frozen=True)
@@ -119,16 +164,75 @@ class _States:
     unary: np.ndarray     # (S,)
 
 
-def _states(ys: np.ndarray, black: np.ndarray, reach: FingerReach, cfg: AnnotatorConfig,
-            order: np.ndarray, depth: np.ndarray) -> _States:
+_CROSS_EPS = 1e-3  # metres: keys closer than this along the keyboard are the same key
+WEAK_FINGERS = ("ring", "little")
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """Everything the cost needs from one hand's ``FingerReach`` (left: mirrored).
+
+    ``sign[a, b]`` is the direction from finger a to finger b at rest (+1 toward higher y).
+    A pair's interval ``u`` (key distance measured in that direction) is comfortable in
+    ``[band_lo, band_hi]``: from ``compress`` x the rest gap to the rest gap plus ``comfort``
+    x what the joint limits allow beyond it (``max_span``). ``u < 0`` is a crossing; one
+    with the thumb may reach ``cross_reach`` (the span left beyond the rest gap, less for
+    fingers further from the thumb), others always pay ``cross_other``.
+    """
+
+    numbers: tuple[int, ...]
+    order: np.ndarray        # finger indices left to right
+    rest_y: np.ndarray
+    depth: np.ndarray        # (F,) how much nearer the player than the farthest tip (m)
+    depth_share: np.ndarray  # (F,) depth / largest depth (thumb-like fingers > 0)
+    sign: np.ndarray         # (F, F)
+    band_lo: np.ndarray      # (F, F)
+    band_hi: np.ndarray      # (F, F)
+    cross_reach: np.ndarray  # (F, F), 0 for pairs without a thumb
+    thumb_pair: np.ndarray   # (F, F) bool
+    weak: np.ndarray         # (F,) 1.0 for weak fingers
+
+    @staticmethod
+    def of(reach: FingerReach, cfg: AnnotatorConfig) -> "_Geometry":
+        rest_y = reach.rest_tips[:, 1].copy()
+        num = len(rest_y)
+        thumb = np.array([name == "thumb" for name in reach.fingers])
+        if cfg.thumb_tuck and thumb.any() and num > 1:
+            # The working thumb sits adducted, nearer its neighbour than at the spec's rest.
+            t = int(np.flatnonzero(thumb)[0])
+            others = np.flatnonzero(~thumb)
+            nb = others[np.argmin(np.abs(rest_y[others] - rest_y[t]))]
+            rest_y[t] += cfg.thumb_tuck * (rest_y[nb] - rest_y[t])
+        gap = rest_y[None, :] - rest_y[:, None]
+        rest = np.abs(gap)
+        spare = np.maximum(reach.max_span - rest, 0.0)
+        order = np.argsort(rest_y, kind="stable")
+        rank = np.empty(num, dtype=int)
+        rank[order] = np.arange(num)
+        rank_gap = np.abs(rank[:, None] - rank[None, :])
+        thumb_pair = (thumb[:, None] ^ thumb[None, :])
+        decay = np.clip(1.0 - (rank_gap - 1) / max(num - 1, 1), 0.0, 1.0)
+        depth = reach.rest_tips[:, 0] - reach.rest_tips[:, 0].min()
+        return _Geometry(
+            numbers=finger_numbers(reach), order=order, rest_y=rest_y, depth=depth,
+            depth_share=depth / depth.max() if depth.max() > 0 else depth,
+            sign=np.sign(gap), band_lo=cfg.compress * rest,
+            band_hi=rest + cfg.comfort * spare,
+            cross_reach=np.where(thumb_pair, spare * decay, 0.0), thumb_pair=thumb_pair,
+            weak=np.array([name in WEAK_FINGERS for name in reach.fingers], dtype=float))
+
+
+def _states(ys: np.ndarray, black: np.ndarray, geo: _Geometry, reach: FingerReach,
+            cfg: AnnotatorConfig) -> _States:
     """All order-preserving finger choices for one group (keys sorted by y)."""
     c = len(ys)
-    rest_y = reach.rest_tips[:, 1]
-    combos = np.array(list(itertools.combinations(order, c)), dtype=np.int64)  # (S, c)
-    offsets = ys[None, :] - rest_y[combos]                                      # (S, c)
+    combos = np.array(list(itertools.combinations(geo.order, c)), dtype=np.int64)  # (S, c)
+    offsets = ys[None, :] - geo.rest_y[combos]                                   # (S, c)
     h = offsets.mean(axis=1)
     unary = cfg.stretch * np.abs(offsets - h[:, None]).sum(axis=1)
-    unary += cfg.black_depth * (depth[combos] * black[None, :]).sum(axis=1)
+    unary += cfg.black_depth * (geo.depth[combos] * black[None, :]).sum(axis=1)
+    if cfg.weak:
+        unary += cfg.weak * geo.weak[combos].sum(axis=1)
     if c > 1:
         excess = np.zeros(len(combos))
         for i, j in itertools.combinations(range(c), 2):
@@ -136,6 +240,41 @@ def _states(ys: np.ndarray, black: np.ndarray, reach: FingerReach, cfg: Annotato
             excess += np.maximum(0.0, gap - reach.max_span[combos[:, i], combos[:, j]] - 1e-9)
         unary += cfg.infeasible * (excess > 0) + cfg.held_span * excess
     return _States(combos, h, unary)
+
+
+def _sequential(prev: _States, cur: _States, yp: np.ndarray, yc: np.ndarray,
+                bp: np.ndarray, bc: np.ndarray, geo: _Geometry,
+                cfg: AnnotatorConfig) -> np.ndarray:
+    """(Sp, Sc) biomechanical cost of every finger pair between two consecutive groups.
+
+    Each (previous note, next note) pair played by two different fingers is scored by
+    where its interval falls for that finger pair: inside the comfortable band it is free,
+    outside it costs ``span`` per metre; against the fingers' order it is a crossing
+    (thumb-under / finger-over-thumb within ``cross_reach``, anything else ``cross_other``).
+    A thumb-like finger moving onto a black key from a white one (or back) pays
+    ``black_thumb`` x its depth share. Pairs are averaged, so chords weigh like notes.
+    """
+    a = prev.fingers[:, None, :, None]                     # (Sp, 1, cp, 1)
+    b = cur.fingers[None, :, None, :]                      # (1, Sc, 1, cc)
+    d = (yc[None, :] - yp[:, None])[None, None]            # (1, 1, cp, cc)
+    u = d * geo.sign[a, b]
+    other = a != b
+    moved = np.abs(d) > _CROSS_EPS
+    cross = other & moved & (u < 0)
+    thumb = geo.thumb_pair[a, b]
+    depth = -np.minimum(u, 0.0)
+    cost = np.where(cross & thumb, cfg.cross_thumb
+                    + cfg.infeasible * (depth > geo.cross_reach[a, b]), 0.0)
+    cost = cost + cfg.cross_other * (cross & ~thumb) + cfg.cross_distance * cross * depth
+    outside = (np.maximum(0.0, u - geo.band_hi[a, b])
+               + np.maximum(0.0, geo.band_lo[a, b] - u))
+    cost = cost + cfg.span * (other & moved & ~cross) * outside
+    if cfg.black_thumb:
+        switch = (bc[None, :] != bp[:, None])[None, None]  # white <-> black
+        cost = cost + cfg.black_thumb * switch * other * (
+            geo.depth_share[b] * bc[None, None, None, :] + geo.depth_share[a]
+            * bp[None, None, :, None])
+    return cost.mean(axis=(2, 3))
 
 
 def _finger_hand(notes: Sequence[Note], reach: FingerReach, cfg: AnnotatorConfig
@@ -149,39 +288,41 @@ def _finger_hand(notes: Sequence[Note], reach: FingerReach, cfg: AnnotatorConfig
     black = keyboard.black_mask()[keys].astype(float)
     onsets = np.array([n.onset for n in notes])
     offsets = np.array([n.offset for n in notes])
-    numbers = finger_numbers(reach)
-    num_fingers = len(numbers)
-    order = np.argsort(reach.rest_tips[:, 1], kind="stable")  # fingers left to right
-    depth = reach.rest_tips[:, 0] - reach.rest_tips[:, 0].min()
+    geo = _Geometry.of(reach, cfg)
+    num_fingers = len(geo.numbers)
     groups = _groups(onsets, offsets, ys)
 
     result: list[tuple[int, ...]] = [()] * len(notes)
-    played: list[tuple[int, ...]] = []     # per group: note indices that get a finger
+    played: list[list[int]] = []     # per group: note indices that get a finger
     states: list[_States] = []
     for g in groups:
         idx = g.notes
         if len(idx) > num_fingers:  # more notes than fingers: keep an evenly spread subset
             keep = np.linspace(0, len(idx) - 1, num_fingers).round().astype(int)
             idx = tuple(idx[i] for i in keep)
-        played.append(idx)
-        states.append(_states(ys[list(idx)], black[list(idx)], reach, cfg, order, depth))
+        played.append(list(idx))
+        states.append(_states(ys[list(idx)], black[list(idx)], geo, reach, cfg))
 
     cost = states[0].unary.copy()
     back: list[np.ndarray] = []
+    sequential = cfg.sequential
     for t in range(1, len(groups)):
         prev, cur = states[t - 1], states[t]
         prev_idx, cur_idx = played[t - 1], played[t]
         free = groups[t].onset - groups[t - 1].end
         factor = 1.0 / (1.0 + max(free, 0.0) / cfg.rest_time)
         trans = cfg.move * factor * np.abs(cur.h[None, :] - prev.h[:, None])
+        if sequential:
+            trans += factor * _sequential(prev, cur, ys[prev_idx], ys[cur_idx],
+                                          black[prev_idx], black[cur_idx], geo, cfg)
         ioi = groups[t].onset - groups[t - 1].onset
         urgency = 1.0 + cfg.repeat_urgent_ioi / max(ioi, 1e-3)
         prev_key = np.full((len(prev.h), num_fingers), -1)
         cur_key = np.full((len(cur.h), num_fingers), -1)
         rows = np.arange(len(prev.h))[:, None]
-        prev_key[rows, prev.fingers] = keys[list(prev_idx)][None, :]
+        prev_key[rows, prev.fingers] = keys[prev_idx][None, :]
         rows = np.arange(len(cur.h))[:, None]
-        cur_key[rows, cur.fingers] = keys[list(cur_idx)][None, :]
+        cur_key[rows, cur.fingers] = keys[cur_idx][None, :]
         both = (prev_key[:, None, :] >= 0) & (cur_key[None, :, :] >= 0)
         moved = both & (prev_key[:, None, :] != cur_key[None, :, :])
         trans += cfg.repeat * urgency * moved.any(axis=2)
@@ -191,7 +332,7 @@ def _finger_hand(notes: Sequence[Note], reach: FingerReach, cfg: AnnotatorConfig
             f_held = prev.fingers[:, j]                  # (Sp,) finger holding key i
             same = cur_key[:, f_held].T                  # (Sp, Sc) key it must play now
             trans += cfg.held_reuse * ((same >= 0) & (same != keys[i]))
-            gaps = np.abs(ys[list(cur_idx)] - ys[i])                        # (c,)
+            gaps = np.abs(ys[cur_idx] - ys[i])                              # (c,)
             spans = reach.max_span[f_held[:, None, None], cur.fingers[None, :, :]]
             excess = np.maximum(0.0, gaps[None, None, :] - spans).sum(axis=2)
             trans += cfg.held_span * excess
@@ -204,7 +345,7 @@ def _finger_hand(notes: Sequence[Note], reach: FingerReach, cfg: AnnotatorConfig
     final = float(cost[s])
     for t in range(len(groups) - 1, -1, -1):
         for j, i in enumerate(played[t]):
-            result[i] = (numbers[states[t].fingers[s, j]],)
+            result[i] = (geo.numbers[states[t].fingers[s, j]],)
         if t:
             s = int(back[t - 1][s])
     return result, final
@@ -305,7 +446,7 @@ def assign_hands(seq: NoteSequence, reach: FingerReach,
 
 
 def suggest_fingering(seq: NoteSequence, reach: FingerReach, *,
-                      config: AnnotatorConfig | None = None,
+                      model: str = DEFAULT_MODEL, config: AnnotatorConfig | None = None,
                       respect_hands: bool = True) -> NoteSequence:
     """Propose a hand and a finger for every note of ``seq`` for the hand ``reach``.
 
@@ -316,7 +457,7 @@ def suggest_fingering(seq: NoteSequence, reach: FingerReach, *,
     ``metadata["unfingered"]`` the number of notes left without a finger (only when a
     group has more notes than the hand has fingers).
     """
-    cfg = config or AnnotatorConfig()
+    cfg = config or cost_model(model)
     notes = list(seq.notes)
     if respect_hands and all(n.hand for n in notes):
         hands = [n.hand for n in notes]
