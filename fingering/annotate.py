@@ -37,10 +37,8 @@ from typing import Sequence
 import numpy as np
 
 from fingering import keyboard
-from fingering.notes import FINGER_NAMES, Hand, Note, NoteSequence
+from fingering.notes import CHORD_TOLERANCE_S, FINGER_NAMES, Hand, Note, NoteSequence
 from handspec.reach import FingerReach
-
-CHORD_TOLERANCE_S = 0.03  # onsets closer than this form one group (a chord)
 
 
 @dataclass(frozen=True)
@@ -445,17 +443,45 @@ def assign_hands(seq: NoteSequence, reach: FingerReach,
     return hands
 
 
+def _lend_overflow(notes: Sequence[Note], hands: list[Hand],
+                   fingers: list[tuple[int, ...]]) -> list[int]:
+    """Give each note left without a finger to the other hand when that hand is free.
+
+    Free: none of the other hand's notes sounds at any time during the note (its onset
+    to its offset). Returns the indices of the notes moved (``hands`` is updated).
+    """
+    moved = []
+    for i, n in enumerate(notes):
+        if fingers[i]:
+            continue
+        other: Hand = "left" if hands[i] == "right" else "right"
+        busy = any(hands[j] == other and notes[j].onset < n.offset + 1e-6
+                   and notes[j].offset > n.onset - 1e-6 for j in range(len(notes)) if j != i)
+        if not busy:
+            hands[i] = other
+            moved.append(i)
+    return moved
+
+
 def suggest_fingering(seq: NoteSequence, reach: FingerReach, *,
                       model: str = DEFAULT_MODEL, config: AnnotatorConfig | None = None,
-                      respect_hands: bool = True) -> NoteSequence:
+                      respect_hands: bool = True,
+                      lend_overflow: bool | None = None) -> NoteSequence:
     """Propose a hand and a finger for every note of ``seq`` for the hand ``reach``.
 
     ``reach`` describes the right hand; the left is ``reach.mirrored()``. Notes keep their
     hand when they have one and ``respect_hands`` (e.g. PIG channels); the others get one
-    from ``assign_hands``. Returns a new sequence (same notes, hands and single fingers
-    filled in); ``metadata["fingering_cost"]`` holds the optimum per hand and
-    ``metadata["unfingered"]`` the number of notes left without a finger (only when a
-    group has more notes than the hand has fingers).
+    from ``assign_hands``. The cost is the named ``model`` (``COST_MODELS``) unless a
+    ``config`` is given. Returns a new sequence in the order of ``seq`` (same notes, hands
+    and single fingers filled in); ``metadata["fingering_cost"]`` holds the optimum per
+    hand.
+
+    A group with more notes than the hand has fingers (a 5-note chord for a four-finger
+    hand) keeps an evenly spread subset; with ``lend_overflow`` (default: when hands are
+    re-assigned, ``respect_hands=False``) each note left over goes to the other hand if
+    that hand plays nothing while it sounds (``metadata["lent"]`` counts them). Notes still
+    without a finger have ``fingers=()`` (written as finger 0 in PIG files) and are counted
+    in ``metadata["unfingered"]``.
     """
     cfg = config or cost_model(model)
     notes = list(seq.notes)
@@ -464,15 +490,26 @@ def suggest_fingering(seq: NoteSequence, reach: FingerReach, *,
     else:
         guess = assign_hands(seq, reach, cfg)
         hands = [n.hand if (respect_hands and n.hand) else g for n, g in zip(notes, guess)]
-    out = list(notes)
+    lend = (not respect_hands) if lend_overflow is None else lend_overflow
+    fingers, costs = _finger_both(notes, hands, reach, cfg)
+    lent = _lend_overflow(notes, hands, fingers) if lend else []
+    if lent:
+        fingers, costs = _finger_both(notes, hands, reach, cfg)
+    out = [replace(n, hand=h, fingers=f) for n, h, f in zip(notes, hands, fingers)]
+    result = NoteSequence(tuple(out), seq.name, seq.sustain, dict(seq.metadata))
+    result.metadata.update(fingering_method="suggest", fingering_cost=costs,
+                           unfingered=sum(1 for n in out if not n.fingers), lent=len(lent))
+    return result
+
+
+def _finger_both(notes: Sequence[Note], hands: Sequence[Hand], reach: FingerReach,
+                 cfg: AnnotatorConfig) -> tuple[list[tuple[int, ...]], dict[str, float]]:
+    """Fingers of every note (each hand planned on its own) and the optimum per hand."""
+    fingers: list[tuple[int, ...]] = [()] * len(notes)
     costs = {}
     for hand, hand_reach in (("right", reach), ("left", reach.mirrored())):
         idx = [i for i, h in enumerate(hands) if h == hand]
-        fingers, cost = _finger_hand([notes[i] for i in idx], hand_reach, cfg)
-        costs[hand] = cost
-        for i, f in zip(idx, fingers):
-            out[i] = replace(notes[i], hand=hand, fingers=f)
-    result = NoteSequence(tuple(out), seq.name, seq.sustain, dict(seq.metadata))
-    result.metadata.update(fingering_method="suggest", fingering_cost=costs,
-                           unfingered=sum(1 for n in out if not n.fingers))
-    return result
+        found, costs[hand] = _finger_hand([notes[i] for i in idx], hand_reach, cfg)
+        for i, f in zip(idx, found):
+            fingers[i] = f
+    return fingers, costs

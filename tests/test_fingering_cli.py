@@ -86,7 +86,7 @@ def test_compare_prints_table_and_writes_outputs(tmp_path, capsys):
     code, stdout, err = run(["fingering", "compare", "--pig-dir", str(pig), "--hand", "generic",
                              "--out", str(out)], capsys)
     assert code == 0, err
-    assert "| suggest (generic) | 1 | 8 |" in stdout
+    assert "| suggest (generic, biomech) | 1 | 8 |" in stdout
     assert "human (leave-one-out)" in stdout
     rows = list(csv.DictReader((out / "compare.csv").open()))
     human = [r for r in rows if r["method"].startswith("human")]
