@@ -201,9 +201,10 @@ def rewrite_pig(source: str | Path, fingered: NoteSequence, path: str | Path, *,
     re-assigned); otherwise a note whose hand differs from its channel is an error. Atomic.
     """
     source = Path(source)
+    _read_text(source, "PIG file")  # same errors as read_pig for a missing/binary file
     raw = source.read_bytes()
     bom = raw.startswith(b"\xef\xbb\xbf")
-    text = _read_text(source, "PIG file")
+    text = raw.decode("utf-8-sig")  # bytes, not read_text: keep CRLF line ends as they are
     lines = text.splitlines(keepends=True)
     note_lines = _note_lines(text)
     if len(note_lines) != len(fingered.notes):
