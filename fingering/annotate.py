@@ -281,9 +281,13 @@ def _sequential(prev: _States, cur: _States, yp: np.ndarray, yc: np.ndarray,
     return cost.mean(axis=(2, 3))
 
 
-def _finger_hand(notes: Sequence[Note], reach: FingerReach, cfg: AnnotatorConfig
-                 ) -> tuple[list[tuple[int, ...]], float]:
-    """Viterbi over the onset groups of one hand. Returns (finger numbers per note, cost)."""
+def _finger_hand(notes: Sequence[Note], reach: FingerReach, cfg: AnnotatorConfig,
+                 pinned: bool = False) -> tuple[list[tuple[int, ...]], float]:
+    """Viterbi over the onset groups of one hand. Returns (finger numbers per note, cost).
+
+    ``pinned``: keep only the states that use each note's own finger, so the optimum is
+    the cost of that fingering (``inf`` if a chord's fingers break the finger order).
+    """
     if not notes:
         return [], 0.0
     press = keyboard.key_press_points()
@@ -305,7 +309,14 @@ def _finger_hand(notes: Sequence[Note], reach: FingerReach, cfg: AnnotatorConfig
             keep = np.linspace(0, len(idx) - 1, num_fingers).round().astype(int)
             idx = tuple(idx[i] for i in keep)
         played.append(list(idx))
-        states.append(_states(ys[list(idx)], black[list(idx)], geo, reach, cfg))
+        found = _states(ys[list(idx)], black[list(idx)], geo, reach, cfg)
+        if pinned:
+            want = np.array([geo.numbers.index(notes[i].finger) for i in idx])
+            keep = (found.fingers == want[None, :]).all(axis=1)
+            if not keep.any():
+                return [notes[i].fingers for i in range(len(notes))], float("inf")
+            found = _States(found.fingers[keep], found.h[keep], found.unary[keep])
+        states.append(found)
 
     cost = states[0].unary.copy()
     back: list[np.ndarray] = []
@@ -506,6 +517,26 @@ def suggest_fingering(seq: NoteSequence, reach: FingerReach, *,
     result.metadata.update(fingering_method="suggest", fingering_cost=costs,
                            unfingered=sum(1 for n in out if not n.fingers), lent=len(lent))
     return result
+
+
+def fingering_cost(seq: NoteSequence, reach: FingerReach, config: AnnotatorConfig | None = None,
+                   *, model: str = DEFAULT_MODEL) -> float:
+    """The annotator's cost of a given fingering (e.g. a human's), both hands summed.
+
+    Every note needs a hand and a finger the hand has; a chord whose fingers break the
+    finger order costs ``inf``. ``suggest_fingering``'s result has the least cost of all.
+    """
+    cfg = config or cost_model(model)
+    numbers = finger_numbers(reach)
+    for n in seq.notes:
+        if n.hand not in ("right", "left") or n.finger not in numbers:
+            raise ValueError(f"note (pitch {n.pitch}, onset {n.onset}) needs a hand and one "
+                             f"of the hand's fingers {numbers}, has {n.hand} {n.fingers}")
+    total = 0.0
+    for hand, hand_reach in (("right", reach), ("left", reach.mirrored())):
+        total += _finger_hand([n for n in seq.notes if n.hand == hand], hand_reach, cfg,
+                              pinned=True)[1]
+    return total
 
 
 def _finger_both(notes: Sequence[Note], hands: Sequence[Hand], reach: FingerReach,
