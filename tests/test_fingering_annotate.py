@@ -246,9 +246,9 @@ def test_output_keeps_the_input_order():
            [(n.pitch, n.onset, n.offset, n.hand) for n in notes]
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(st.lists(st.tuples(st.integers(55, 80), st.sampled_from([0.1, 0.2, 0.4])),
-                min_size=1, max_size=4),
+                min_size=1, max_size=3),
        st.sampled_from(["biomech", "travel"]))
 def test_viterbi_is_exact_against_brute_force(raw, model):
     t, notes = 0.0, []
