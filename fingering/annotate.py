@@ -2,10 +2,13 @@
 
 The model is the one behind RP1M's OT fingering, stretched over time: a hand is a rigid set
 of fingertips (``FingerReach.rest_tips``) that slides along the keyboard; pressing key ``k``
-with finger ``f`` puts the hand at ``h = y_k - rest_y[f]``. A fingering is scored by how far
-the hand has to travel between consecutive note groups (what RP1M's d_OT penalises at every
-step), plus a few physical terms, and the best one is found exactly by dynamic programming
-(Viterbi) over the note groups of each hand:
+with finger ``f`` puts the hand at ``h = y_k - rest_y[f]``. The best fingering is found
+exactly by dynamic programming (Viterbi) over the note groups of each hand; a state is an
+order-preserving choice of fingers for a group's keys. Two named cost models
+(``COST_MODELS``):
+
+``travel`` (v1): how far the hand travels between consecutive groups (what RP1M's d_OT
+penalises at every step), plus
 
 * **reach** (hard): inside a chord, two keys pressed by fingers ``a, b`` must be at most
   ``max_span[a, b]`` apart along the keyboard, and fingers keep their left-to-right order
@@ -19,6 +22,14 @@ step), plus a few physical terms, and the best one is found exactly by dynamic p
   scaled up for fast successions.
 * **depth**: black keys sit further back; a finger whose rest tip is nearer the player
   (the thumb on most hands) pays ``black_depth`` x that extra depth on a black key.
+
+``biomech`` (v2, default): the same plus sequential biomechanics between consecutive
+groups (``_sequential``): each finger pair's interval against a comfortable band derived
+from the hand's rest gaps and joint-limit spans, crossings allowed as thumb-under /
+finger-over-thumb within the thumb's reach (``cross_thumb``) and expensive otherwise
+(``cross_other``), weak fingers (``weak``), a thumb-like finger moving between black and
+white keys (``black_thumb``), and a working thumb tucked toward its neighbour
+(``thumb_tuck``). Its weights were fitted by ``fingering.fit`` (docs/fingering.md).
 
 Hands: notes that carry a hand keep it (``respect_hands``); otherwise a second Viterbi
 chooses, for every onset group, where to split it between the hands (``assign_hands``),
