@@ -113,7 +113,8 @@ def make_app(load_song: SongLoader | None = None) -> typer.Typer:
 
     @app.command()
     def compare(
-        pig_dir: Annotated[Path, typer.Option(help="PIG dataset folder (holding FingeringFiles/).")],
+        pig_dir: Annotated[Path, typer.Option(
+            help="PIG dataset folder (holding FingeringFiles/).")],
         piece: Annotated[Optional[list[str]], typer.Option(
             help="PIG piece id, e.g. 008 (repeatable; default: every piece in --pig-dir).")] = None,
         method: Annotated[Optional[list[str]], typer.Option(

@@ -75,7 +75,8 @@ def piece_rates(config: AnnotatorConfig, reach: FingerReach,
 def _candidates(config: AnnotatorConfig, name: str) -> list[float]:
     value = getattr(config, name)
     if name in SHARE_WEIGHTS:
-        return [min(SHARE_MAX, round(value + SHARE_STEP, 6)), max(0.0, round(value - SHARE_STEP, 6))]
+        return [min(SHARE_MAX, round(value + SHARE_STEP, 6)),
+                max(0.0, round(value - SHARE_STEP, 6))]
     if value == 0:
         return [SEED_VALUES.get(name, 0.01)]
     return [value * 2.0, value / 2.0, 0.0]

@@ -12,10 +12,12 @@ order (the first one presses the key).
 Quirks of the full dataset that are accepted: offset velocity ``-1``; a dangling ``4_``;
 mixed-sign substitutions ``-2_1`` (signs dropped, hand from the channel); skipped note ids
 (ids are not kept: notes are ordered by onset, pitch, offset, which is the same for every
-annotator of a piece; ``read_pig(path, sort=False)`` keeps the file's order instead); a UTF-8 BOM (files and ``List.csv``); CRLF line ends; extra
-``//`` comment lines. ``0`` as finger means "no finger" (pianoplayer writes it) and reads
-as an empty ``fingers``. Anything else that is wrong raises ``InputError`` naming the file
-and the line and field.
+annotator of a piece; ``read_pig(path, sort=False)`` keeps the file's order instead); a
+UTF-8 BOM (files and ``List.csv``); CRLF line ends; extra ``//`` comment lines.
+``0`` as finger means "no finger" (pianoplayer writes it) and reads as an empty
+``fingers``. Anything else that is wrong raises ``InputError`` naming the file and the
+line and field. ``rewrite_pig`` writes a file back with only its finger (and channel)
+column changed.
 
 The PIG data is licensed for non-profit academic use only: this module reads files from a
 directory the user names and never ships or downloads any.

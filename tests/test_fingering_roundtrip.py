@@ -127,7 +127,8 @@ def test_midi_in_pig_out_keeps_the_songs_notes_and_order(tmp_path_factory, notes
 
     folder = tmp_path_factory.mktemp("midi")
     midi = pretty_midi.PrettyMIDI()
-    hands = [pretty_midi.Instrument(0, name="Right hand"), pretty_midi.Instrument(0, name="Left hand")]
+    hands = [pretty_midi.Instrument(0, name="Right hand"),
+             pretty_midi.Instrument(0, name="Left hand")]
     for pitch, onset, offset, velocity, hand in notes:
         hands[hand].notes.append(pretty_midi.Note(velocity, pitch, onset, offset))
     midi.instruments.extend(h for h in hands if h.notes)
