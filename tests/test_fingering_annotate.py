@@ -274,3 +274,25 @@ def test_fingering_cost_scores_any_fingering():
     assert fingering_cost(out, generic_reach(), cfg) < fingering_cost(crossed, generic_reach(), cfg)
     with pytest.raises(ValueError, match="finger"):
         fingering_cost(seq, generic_reach(), cfg)  # no fingers to score
+
+
+def _thumb_passes(seq: NoteSequence) -> list[int]:
+    """The finger each thumb-under comes from (right hand, ascending)."""
+    f = fingers(seq)
+    return [a for (a, pa), (b, pb) in zip(zip(f, seq.notes), zip(f[1:], seq.notes[1:]))
+            if b == 1 and a != 1 and pb.pitch > pa.pitch]
+
+
+@pytest.mark.parametrize("hand", ["generic", "shadow_five"])
+def test_a_human_like_hand_passes_the_thumb_after_the_middle_or_ring_finger(hand):
+    if hand == "generic":
+        reach = generic_reach()
+    else:
+        pytest.importorskip("mujoco")
+        from handspec import finger_reach, load_hand
+
+        reach = finger_reach(load_hand(hand))
+    out = suggest_fingering(melody(TWO_OCTAVES), reach)
+    passes = _thumb_passes(out)
+    assert 2 <= len(passes) <= 3 and set(passes) <= {3, 4}   # 123 1234 ... not 1-2-1-2
+    assert fingers(out)[0] == 1 and fingers(out)[-1] in (4, 5)
