@@ -100,14 +100,13 @@ FITTED_WEIGHTS = ("move", "stretch", "repeat", "black_depth", "span", "comfort",
 COST_MODELS: dict[str, AnnotatorConfig] = {
     # v1: rigid-hand travel plus chord shape, finger repetition and black-key depth.
     "travel": AnnotatorConfig(),
-    # v2: travel plus crossings, spans, weak fingers and thumb-on-black in context.
     # v2: travel plus crossings, spans, weak fingers and thumb on black in context. Weights
     # fitted by ``pianohands fingering fit`` (4 folds by piece, 3 rounds) on the 12 PIG
     # pieces of ../shared/data/pig with shadow_five, from ``fingering.fit.START``;
-    # held-out (cross-validated) general match 64.0%, docs/fingering.md.
-    "biomech": AnnotatorConfig(move=1.0, stretch=4.0, repeat=0.04, black_depth=0.0625,
+    # held-out (cross-validated) general match 64.6%, docs/fingering.md.
+    "biomech": AnnotatorConfig(move=2.0, stretch=4.0, repeat=0.04, black_depth=0.25,
                                span=1.25, comfort=0.65, cross_thumb=0.04, cross_other=0.6,
-                               cross_distance=0.0, weak=0.02, black_thumb=0.04,
+                               cross_distance=0.0, weak=0.04, black_thumb=0.04,
                                thumb_tuck=0.35),
 }
 DEFAULT_MODEL = "biomech"
@@ -226,7 +225,7 @@ class _Geometry:
         thumb_pair = (thumb[:, None] ^ thumb[None, :])
         # The thumb passes furthest under its neighbour, less under fingers further out
         # and not under the outermost finger (the hand would have to turn over).
-        decay = np.clip((num - 1 - rank_gap) / max(num - 2, 1), 0.0, 1.0)
+        decay = np.where(rank_gap >= num - 1, 0.0, 1.0 - (rank_gap - 1) / max(num - 1, 1))
         depth = reach.rest_tips[:, 0] - reach.rest_tips[:, 0].min()
         return _Geometry(
             numbers=finger_numbers(reach), order=order, rest_y=rest_y, depth=depth,
