@@ -20,16 +20,20 @@ import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from fingering.match import HANDS, PieceMatch, human_agreement, match_rates, summarize
+from fingering.match import (HANDS, PieceMatch, crossings_without_thumb, finger_usage,
+                             human_agreement, match_rates, summarize)
 from fingering.notes import NoteSequence
-from handspec.atomic import write_text
 from fingering.pig import list_pieces, normalize_piece_id, piece_files, read_pig
+from handspec.atomic import write_text
 from handspec.errors import InputError
 from handspec.reach import FingerReach
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fingering.annotate import AnnotatorConfig
 
 BUILTIN_METHODS = ("suggest", "pianoplayer")
 HUMAN = "human (leave-one-out)"
@@ -72,14 +76,16 @@ def estimate_from_path(path: Path, piece_id: str, num_pieces: int) -> NoteSequen
                      "directory", file=path, field="--method")
 
 
-def _estimator(method: str, reach: FingerReach | None, piece_count: int
+def _estimator(method: str, reach: FingerReach | None, piece_count: int,
+               config: "AnnotatorConfig | None" = None, config_label: str = ""
                ) -> tuple[str, Callable[[str, NoteSequence], NoteSequence]]:
     if method == "suggest":
         if reach is None:
             raise InputError("method 'suggest' needs a hand (--hand)", field="--hand")
         from fingering.annotate import suggest_fingering
 
-        return f"suggest ({reach.hand})", lambda pid, seq: suggest_fingering(seq, reach)
+        label = f"suggest ({reach.hand}{', ' + config_label if config_label else ''})"
+        return label, lambda pid, seq: suggest_fingering(seq, reach, config=config)
     if method == "pianoplayer":
         from fingering.peers import pianoplayer_fingering, pianoplayer_version
 
@@ -98,13 +104,19 @@ def _estimator(method: str, reach: FingerReach | None, piece_count: int
 
 def compare_methods(pig_dir: str | Path, pieces: Sequence[str] | None = None,
                     methods: Sequence[str] = ("suggest",), *, reach: FingerReach | None = None,
-                    hands: str = "given", progress: bool = False) -> dict[str, MethodResult]:
-    """Match rates of each method (and the human baseline) on the chosen PIG pieces."""
+                    hands: str = "given", progress: bool = False,
+                    config: "AnnotatorConfig | None" = None, config_label: str = ""
+                    ) -> dict[str, MethodResult]:
+    """Match rates of each method (and the human baseline) on the chosen PIG pieces.
+
+    ``config`` is the annotator's cost for ``suggest`` (default: its default model);
+    ``config_label`` names it in the method's label.
+    """
     if hands not in ("given", "infer"):
         raise InputError(f"must be 'given' or 'infer', got {hands!r}", field="--hands")
     ids = [normalize_piece_id(p) for p in pieces] if pieces else list_pieces(pig_dir)
     files = {pid: piece_files(pig_dir, pid) for pid in ids}  # fail early on a missing piece
-    estimators = [_estimator(m, reach, len(ids)) for m in methods]
+    estimators = [_estimator(m, reach, len(ids), config, config_label) for m in methods]
     if hands == "infer" and any(m == "pianoplayer" for m in methods):
         raise InputError("pianoplayer plans each hand separately and needs --hands given",
                          field="--hands")
@@ -169,6 +181,78 @@ def per_piece_table(results: dict[str, MethodResult]) -> str:
     return "\n".join(lines)
 
 
+def _usage_cells(seqs: Sequence[NoteSequence]) -> list[str]:
+    usage = finger_usage(seqs)
+    return ["/".join(f"{100 * u:.0f}" for u in usage[h]) for h in range(2)]
+
+
+def crossing_rows(results: dict[str, MethodResult]) -> list[dict]:
+    """Crossings without the thumb and finger usage per fingering source, pieces pooled.
+
+    One row per method, one per human annotator position (the k-th file of each piece:
+    PIG's annotators differ between pieces, so a row pools different people) and one for
+    all human files. ``rate`` = crossings / consecutive single-note pairs, pooled over
+    pieces; ``per_piece`` = piece -> (crossings, pairs).
+    """
+    rows = []
+    references: dict[str, list[NoteSequence]] = {}
+    for label, res in results.items():
+        references.update(res.references)
+        if not res.estimates:
+            continue
+        rows.append(_crossing_row(label, dict(res.estimates)))
+    by_position: dict[int, dict[str, NoteSequence]] = {}
+    for pid, annotators in sorted(references.items()):
+        for k, ann in enumerate(annotators):
+            by_position.setdefault(k, {})[pid] = ann
+    for k, seqs in sorted(by_position.items()):
+        rows.append(_crossing_row(f"human, file {k + 1} of each piece", seqs))
+    every = {f"{pid}-{k + 1}": ann for pid, anns in sorted(references.items())
+             for k, ann in enumerate(anns)}
+    if every:
+        row = _crossing_row("humans, every file", every)
+        row["per_piece"] = {}
+        rows.append(row)
+    return rows
+
+
+def _crossing_row(label: str, seqs: dict[str, NoteSequence]) -> dict:
+    per_piece = {pid: crossings_without_thumb(seq) for pid, seq in seqs.items()}
+    crossings = sum(c for c, _ in per_piece.values())
+    pairs = sum(n for _, n in per_piece.values())
+    right, left = _usage_cells(list(seqs.values()))
+    return {"label": label, "fingerings": len(seqs), "crossings": crossings, "pairs": pairs,
+            "rate": crossings / pairs if pairs else float("nan"), "usage_right": right,
+            "usage_left": left, "usage": finger_usage(list(seqs.values())).tolist(),
+            "per_piece": per_piece}
+
+
+def crossing_table(rows: Sequence[dict]) -> str:
+    """Markdown: crossing rate and per-finger usage (% of each hand's notes, thumb..little)."""
+    lines = ["| fingering | files | single-note pairs | crossings without the thumb | "
+             "RH usage 1/2/3/4/5 % | LH usage 1/2/3/4/5 % |", "|---|---:|---:|---:|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['label']} | {r['fingerings']} | {r['pairs']} | "
+                     f"{_pct(r['rate'])}% ({r['crossings']}) | {r['usage_right']} | "
+                     f"{r['usage_left']} |")
+    return "\n".join(lines)
+
+
+def crossing_piece_table(rows: Sequence[dict]) -> str:
+    """Markdown: crossing rate (%) per piece for every method and human file position."""
+    shown = [r for r in rows if r["per_piece"]]
+    pieces = sorted({pid for r in shown for pid in r["per_piece"]})
+    lines = ["| piece | " + " | ".join(r["label"] for r in shown) + " |",
+             "|---|" + "---:|" * len(shown)]
+    for pid in pieces:
+        cells = []
+        for r in shown:
+            c, n = r["per_piece"].get(pid, (0, 0))
+            cells.append(f"{_pct(c / n)} ({c}/{n})" if n else "-")
+        lines.append(f"| {pid} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def write_outputs(results: dict[str, MethodResult], out_dir: str | Path, *,
                   plots: bool = True, roll_seconds: float = 20.0) -> list[Path]:
     """CSV of every rate, summary.json, and the PNG figures; returns the written paths."""
@@ -185,8 +269,12 @@ def write_outputs(results: dict[str, MethodResult], out_dir: str | Path, *,
                             + [getattr(p.per_hand[h], k) for h in HANDS
                                for k in ("general", "highest", "soft")])
     written.append(write_text(out / "compare.csv", buf.getvalue()))
+    crossings = {r["label"]: {k: v for k, v in r.items() if k != "per_piece"}
+                 | {"per_piece": {p: list(v) for p, v in r["per_piece"].items()}}
+                 for r in crossing_rows(results)}
     summary = {label: {"all": res.summary(), "seconds": res.seconds}
                for label, res in results.items()}
+    summary["crossings_and_usage"] = crossings
     written.append(write_text(out / "summary.json", json.dumps(summary, indent=2)))
     if not plots:
         return written

@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from fingering.notes import NoteSequence
+from fingering.notes import CHORD_TOLERANCE_S, NoteSequence
 
 HANDS = ("right", "left")
 
@@ -173,3 +173,36 @@ def finger_usage(seqs: Sequence[NoteSequence]) -> np.ndarray:
                 counts[HANDS.index(n.hand), n.finger - 1] += 1
     totals = counts.sum(axis=1, keepdims=True)
     return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+
+
+def crossings_without_thumb(seq: NoteSequence, tolerance: float = CHORD_TOLERANCE_S
+                            ) -> tuple[int, int]:
+    """(crossings, pairs): how often consecutive single notes cross two non-thumb fingers.
+
+    For each hand, notes are grouped by onset (within ``tolerance`` of a group's first
+    onset, as the annotator does); a *pair* is two consecutive groups of one fingered note
+    each. It is a crossing without the thumb when both fingers are non-thumb, differ, the
+    keys differ and the pitch moves against the finger order (right hand: a higher finger
+    on a lower key; left hand mirrored), e.g. 5-4 ascending or 3-4 descending in the right
+    hand. Thumb-under and finger-over-thumb passages are not counted: they are technique.
+    """
+    crossings = pairs = 0
+    for hand, sign in (("right", 1), ("left", -1)):
+        notes = sorted((n for n in seq.notes if n.hand == hand), key=lambda n: (n.onset, n.pitch))
+        groups: list[list] = []
+        for n in notes:
+            if groups and n.onset - groups[-1][0].onset <= tolerance:
+                groups[-1].append(n)
+            else:
+                groups.append([n])
+        for first, second in zip(groups, groups[1:]):
+            if len(first) != 1 or len(second) != 1:
+                continue
+            a, b = first[0], second[0]
+            if not a.finger or not b.finger:
+                continue
+            pairs += 1
+            if (a.finger != 1 and b.finger != 1 and a.finger != b.finger
+                    and (b.finger - a.finger) * (b.pitch - a.pitch) * sign < 0):
+                crossings += 1
+    return crossings, pairs

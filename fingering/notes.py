@@ -16,6 +16,7 @@ FINGER_NAMES: tuple[str, ...] = ("thumb", "index", "middle", "ring", "little")
 LOWEST_PITCH = 21   # A0
 HIGHEST_PITCH = 108  # C8
 NUM_KEYS = 88
+CHORD_TOLERANCE_S = 0.03  # onsets of one hand closer than this form one group (a chord)
 
 
 @dataclass(frozen=True)

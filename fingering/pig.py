@@ -12,10 +12,12 @@ order (the first one presses the key).
 Quirks of the full dataset that are accepted: offset velocity ``-1``; a dangling ``4_``;
 mixed-sign substitutions ``-2_1`` (signs dropped, hand from the channel); skipped note ids
 (ids are not kept: notes are ordered by onset, pitch, offset, which is the same for every
-annotator of a piece); a UTF-8 BOM (files and ``List.csv``); CRLF line ends; extra
-``//`` comment lines. ``0`` as finger means "no finger" (pianoplayer writes it) and reads
-as an empty ``fingers``. Anything else that is wrong raises ``InputError`` naming the file
-and the line and field.
+annotator of a piece; ``read_pig(path, sort=False)`` keeps the file's order instead); a
+UTF-8 BOM (files and ``List.csv``); CRLF line ends; extra ``//`` comment lines.
+``0`` as finger means "no finger" (pianoplayer writes it) and reads as an empty
+``fingers``. Anything else that is wrong raises ``InputError`` naming the file and the
+line and field. ``rewrite_pig`` writes a file back with only its finger (and channel)
+column changed.
 
 The PIG data is licensed for non-profit academic use only: this module reads files from a
 directory the user names and never ships or downloads any.
@@ -122,17 +124,28 @@ def parse_pig_line(line: str) -> Note:
     return Note(pitch, onset, offset, velocity, "right" if channel == "0" else "left", fingers)
 
 
-def read_pig(path: str | Path) -> NoteSequence:
-    """Read a PIG fingering file; ``InputError`` names the file, line and field if bad."""
+def _note_lines(text: str) -> list[tuple[int, str]]:
+    """(1-based line number, line without its end) of every note line of a PIG text."""
+    out = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if line and not line.startswith("//"):
+            out.append((number, raw))
+    return out
+
+
+def read_pig(path: str | Path, *, sort: bool = True) -> NoteSequence:
+    """Read a PIG fingering file; ``InputError`` names the file, line and field if bad.
+
+    Notes come ordered by (onset, pitch, offset), the order shared by every annotator of a
+    piece; ``sort=False`` keeps the file's line order (what ``rewrite_pig`` needs).
+    """
     path = Path(path)
     text = _read_text(path, "PIG file")
     notes = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("//"):
-            continue
+    for number, raw in _note_lines(text):
         try:
-            notes.append(parse_pig_line(line))
+            notes.append(parse_pig_line(raw.strip()))
         except ValueError as exc:
             field, _, message = str(exc).partition(": ")
             raise InputError(message, file=path, field=f"line {number}: {field}") from None
@@ -143,6 +156,8 @@ def read_pig(path: str | Path) -> NoteSequence:
     if m:
         meta.update(piece_id=m.group(1), annotator=m.group(2))
     name = path.name.removesuffix("_fingering.txt").removesuffix(".txt")
+    if not sort:
+        return NoteSequence(tuple(notes), name, (), meta)
     return NoteSequence.from_notes(notes, name=name, **meta)
 
 
@@ -170,6 +185,55 @@ def format_pig(seq: NoteSequence) -> str:
 def write_pig(seq: NoteSequence, path: str | Path) -> Path:
     """Write ``seq`` as a PIG fingering file, atomically. Every note needs a hand."""
     return write_text(path, format_pig(seq))
+
+
+_TAB_FIELDS = re.compile(r"([ \f\v]*\t[ \f\v]*)")
+_SPACE_FIELDS = re.compile(r"(\s+)")
+_CHANNEL, _FINGER = 6, 7
+
+
+def rewrite_pig(source: str | Path, fingered: NoteSequence, path: str | Path, *,
+                hands: bool = False) -> Path:
+    """Write ``source``'s text again with only the finger column from ``fingered``.
+
+    ``fingered`` holds the notes of ``source`` in its line order (``read_pig(source,
+    sort=False)`` then any fingering that keeps note order, e.g. ``suggest_fingering``).
+    Every other byte is kept: comment lines, ids, times as written, velocities, separators,
+    line ends, a BOM. With ``hands=True`` the channel column is rewritten too (hands were
+    re-assigned); otherwise a note whose hand differs from its channel is an error. Atomic.
+    """
+    source = Path(source)
+    _read_text(source, "PIG file")  # same errors as read_pig for a missing/binary file
+    raw = source.read_bytes()
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("utf-8-sig")  # bytes, not read_text: keep CRLF line ends as they are
+    lines = text.splitlines(keepends=True)
+    note_lines = _note_lines(text)
+    if len(note_lines) != len(fingered.notes):
+        raise ValueError(f"{source} has {len(note_lines)} notes, the fingering "
+                         f"{len(fingered.notes)}")
+    for (number, line), note in zip(note_lines, fingered.notes):
+        original = parse_pig_line(line.strip())
+        if (original.pitch, original.onset, original.offset) != (note.pitch, note.onset,
+                                                                 note.offset):
+            raise ValueError(f"{source} line {number}: the fingering's note (pitch "
+                             f"{note.pitch}, onset {note.onset}) is not this line's")
+        if note.hand not in ("right", "left"):
+            raise ValueError(f"{source} line {number}: the fingering gives no hand")
+        if not hands and note.hand != original.hand:
+            raise ValueError(f"{source} line {number}: hand changed without hands=True")
+        full = lines[number - 1]
+        body = full.rstrip("\r\n")
+        end = full[len(body):]
+        lead = body[:len(body) - len(body.lstrip())]
+        trail = body[len(body.rstrip()):]
+        core = body.strip()
+        parts = (_TAB_FIELDS if "\t" in core else _SPACE_FIELDS).split(core)
+        parts[2 * _FINGER] = _finger_field(note)
+        if hands:
+            parts[2 * _CHANNEL] = "0" if note.hand == "right" else "1"
+        lines[number - 1] = lead + "".join(parts) + trail + end
+    return write_text(path, ("\ufeff" if bom else "") + "".join(lines))
 
 
 # ------------------------------------------------------------------------ the dataset

@@ -86,7 +86,7 @@ def test_compare_prints_table_and_writes_outputs(tmp_path, capsys):
     code, stdout, err = run(["fingering", "compare", "--pig-dir", str(pig), "--hand", "generic",
                              "--out", str(out)], capsys)
     assert code == 0, err
-    assert "| suggest (generic) | 1 | 8 |" in stdout
+    assert "| suggest (generic, biomech) | 1 | 8 |" in stdout
     assert "human (leave-one-out)" in stdout
     rows = list(csv.DictReader((out / "compare.csv").open()))
     human = [r for r in rows if r["method"].startswith("human")]
@@ -154,3 +154,27 @@ def test_compare_with_pianoplayer_when_installed(tmp_path, capsys):
                              "pianoplayer", "--no-plots", "--out", str(tmp_path / "c")], capsys)
     assert code == 0, err
     assert "| pianoplayer 3." in stdout
+
+
+def test_fingering_app_without_a_song_loader_reads_pig_only(tmp_path):
+    """fingering never imports the songs layer: without an injected loader only PIG works."""
+    from typer.testing import CliRunner
+
+    from fingering.cli import make_app
+    from handspec.errors import InputError
+
+    pig = make_pig_dir(tmp_path)
+    song = pig / "FingeringFiles" / "001-1_fingering.txt"
+    runner = CliRunner()
+    ok = runner.invoke(make_app(), ["suggest", str(song), "--hand", "generic", "--out",
+                                    str(tmp_path / "a.txt")])
+    assert ok.exit_code == 0, ok.output
+    bad = runner.invoke(make_app(), ["suggest", "twinkle", "--hand", "generic", "--out",
+                                     str(tmp_path / "b.txt")])
+    assert isinstance(bad.exception, InputError) and "only PIG" in str(bad.exception)
+    seen = []
+    loaded = runner.invoke(make_app(load_song=lambda name: seen.append(name) or read_pig(song)),
+                           ["suggest", "twinkle", "--hand", "generic", "--out",
+                            str(tmp_path / "c.txt")])
+    assert loaded.exit_code == 0 and seen == ["twinkle"]
+    assert len(read_pig(tmp_path / "c.txt")) == len(PIECE)

@@ -18,3 +18,24 @@ def test_importing_fingering_loads_no_simulator_or_heavy_dependency():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_fingering_source_never_imports_upper_layers_or_mujoco():
+    """Not even lazily inside a function: fingering sits below pianoenv and training."""
+    import ast
+    from pathlib import Path
+
+    import fingering
+
+    root = Path(fingering.__file__).parent
+    for path in sorted(root.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                assert top not in ("pianoenv", "training", "mujoco", "dm_control"), \
+                    f"{path.name} imports {name}"

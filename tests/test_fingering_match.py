@@ -105,3 +105,35 @@ def test_plots_write_readable_pngs(tmp_path):
         data = p.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
     assert not list(tmp_path.glob("**/.*.png"))  # no temp files left
+
+
+def _seq(rows, hand="right"):
+    from fingering.notes import Note
+
+    return NoteSequence.from_notes(Note(p, i * 0.25, i * 0.25 + 0.2, 64, hand, (f,))
+                                   for i, (p, f) in enumerate(rows))
+
+
+def test_crossings_without_thumb_counts_only_non_thumb_crossings():
+    from fingering.match import crossings_without_thumb
+
+    # right hand: 5-4 going up and 3-4 going down cross; 3-1 up / 1-3 down are thumb passing
+    assert crossings_without_thumb(_seq([(60, 5), (62, 4)])) == (1, 1)
+    assert crossings_without_thumb(_seq([(64, 3), (62, 4)])) == (1, 1)
+    assert crossings_without_thumb(_seq([(64, 3), (65, 1), (64, 3)])) == (0, 2)
+    assert crossings_without_thumb(_seq([(60, 1), (62, 2), (64, 3)])) == (0, 2)
+    assert crossings_without_thumb(_seq([(60, 2), (60, 3)])) == (0, 1)   # same key
+    # left hand mirrored: 2-3 going up crosses, 3-2 going up does not
+    assert crossings_without_thumb(_seq([(48, 2), (50, 3)], "left")) == (1, 1)
+    assert crossings_without_thumb(_seq([(48, 3), (50, 2)], "left")) == (0, 1)
+
+
+def test_crossings_skip_chords_and_unfingered_notes():
+    from fingering.match import crossings_without_thumb
+    from fingering.notes import Note
+
+    chord = [Note(60, 0.0, 0.2, 64, "right", (1,)), Note(64, 0.01, 0.2, 64, "right", (3,))]
+    after = [Note(62, 0.25, 0.4, 64, "right", (5,)), Note(60, 0.5, 0.6, 64, "right", ()),
+             Note(59, 0.75, 0.9, 64, "right", (4,)), Note(57, 1.0, 1.1, 64, "right", (5,))]
+    # pairs: (62,5)-(60,none) skipped, (60,none)-(59,4) skipped, (59,4)-(57,5): crossing
+    assert crossings_without_thumb(NoteSequence.from_notes(chord + after)) == (1, 1)

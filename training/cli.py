@@ -32,12 +32,22 @@ app = typer.Typer(
 )
 
 
+def fingering_app() -> typer.Typer:
+    """``fingering``'s commands with the songs layer's loader: fingering sits below
+    pianoenv and never imports it, so the app layer hands the loader down."""
+    from fingering.cli import make_app
+    from pianoenv.songs import load_song
+
+    return make_app(load_song=load_song)
+
+
 def _register() -> None:
-    """Attach every package's sub-app (``name``) or top-level commands (``register`` fn)."""
+    """Attach every package's sub-app (``name``: a Typer or a function building one) or
+    top-level commands (``register`` fn)."""
     if app.registered_groups or app.registered_commands:
         return  # main() may run many times in one process (tests)
     subapps = (("handspec.cli", "app", "hand"), ("pianoenv.cli", "song_app", "song"),
-               ("fingering.cli", "app", "fingering"), ("pianoenv.env_cli", "app", "env"),
+               (__name__, "fingering_app", "fingering"), ("pianoenv.env_cli", "app", "env"),
                ("training.dataset_cli", "dataset_app", "dataset"),
                ("training.experiment_cli", "experiment_app", "experiment"),
                ("training.commands", "register", None),
@@ -47,7 +57,7 @@ def _register() -> None:
         if name is None:
             member(app)
         else:
-            app.add_typer(member, name=name)
+            app.add_typer(member if isinstance(member, typer.Typer) else member(), name=name)
 
 
 def fail(message: str) -> "typer.Exit":
