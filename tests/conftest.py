@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-PIG_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "pig"
+# ../shared/data/pig beside the checkout; PIANOHANDS_PIG_DIR points elsewhere (a worktree)
+PIG_DIR = Path(os.environ.get("PIANOHANDS_PIG_DIR",
+                              Path(__file__).resolve().parents[2] / "shared" / "data" / "pig"))
 
 
 @functools.lru_cache(maxsize=1)

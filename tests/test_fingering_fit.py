@@ -87,17 +87,7 @@ def test_start_is_the_unfitted_biomechanics():
     assert {f for f in FITTED_WEIGHTS if not hasattr(START, f)} == set()
 
 
-def _shared_pig() -> Path | None:
-    """../shared/data/pig next to the checkout (main) or next to the worktrees folder."""
-    here = Path(__file__).resolve()
-    for root in (here.parents[2], here.parents[3]):
-        if (root / "shared" / "data" / "pig" / "FingeringFiles").is_dir():
-            return root / "shared" / "data" / "pig"
-    return None
-
-
-@pytest.mark.skipif(_shared_pig() is None, reason="shared PIG data not present")
-def test_shipped_weights_on_the_shared_pig_pieces():
+def test_shipped_weights_on_the_shared_pig_pieces(pig_dir):
     """The issue's bar on the 12 pieces (in-sample: the weights were fitted on them)."""
     pytest.importorskip("mujoco")
     from handspec import finger_reach, load_hand
@@ -105,7 +95,7 @@ def test_shipped_weights_on_the_shared_pig_pieces():
     from fingering.annotate import suggest_fingering
     from fingering.match import crossings_without_thumb
 
-    pieces = load_pieces(_shared_pig())
+    pieces = load_pieces(pig_dir)
     reach = finger_reach(load_hand("shadow_five"))
     rates = piece_rates(cost_model("biomech"), reach, pieces)
     assert rates.mean() >= 0.63

@@ -13,7 +13,7 @@ from fingering.pig import (format_pig, list_pieces, piece_files, pitch_from_name
                            read_pig_list, write_pig)
 from handspec.errors import InputError
 
-PIG_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "pig"
+from conftest import PIG_DIR  # noqa: E402
 
 FIXTURE = (
     "//Version: PianoFingering_v170101\n"
