@@ -1,0 +1,188 @@
+"""The kinematic pianist: annotator fingering -> fingertip targets -> IK -> servo commands.
+
+A ``Policy`` (``pianoenv.policy``) that plays any song with any hand spec without training.
+At construction it fingers the whole song with the offline annotator for the hand's reach
+(``plan.plan_fingering``); at control step ``t`` it
+
+1. builds fingertip targets for step ``t + 1`` (``targets.TargetBuilder``: press, hover
+   over the next key, or lift clear) and solves them with IK on each hand's own model
+   (``ik.HandIK``), warm-started from step ``t``'s solution. Only one new solve per step:
+   ``q*(s)``, the configuration wanted at the *end* of step ``s``, is cached;
+2. commands the position servos ahead of the plan so they arrive in time. A servo with
+   gain ``kp``, damping ``c`` and inertia ``m`` lags a moving target by ``(c v + m a) / kp``
+   (0.13 s for the Shadow forearm slide: ~3 control steps), so the command is
+   ``q*(t) + (c v* + m a*) / kp + g (q*(t-1) - q)``: velocity and acceleration
+   feed-forward from the planned trajectory plus a proportional correction of the error
+   measured in the observation (``hands/joints``);
+3. puts the sustain pedal down when the goal says so (``sustain_goal``).
+
+Goal keys it cannot press are listed in ``unreachable`` as ``(step, key, reason)``: planning
+failures from the annotator (too many simultaneous keys, ...) at construction, and IK
+failures (out of the slide range, a span too wide, out of a finger's reach) as the steps
+are solved.
+
+It reads only the environment's public parts (``finger_names``, ``hands``, ``model``,
+``actuator_names``, ``song_goals``, ``spec``, ``control_timestep``) and the observation;
+it never touches the environment's ``MjData``. A trainer can use it as a base policy
+(``base_action(timestep)``) or as a source of demonstrations (``run_episode(..., record=True)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import dm_env
+import mujoco
+import numpy as np
+
+from fingering.annotate import AnnotatorConfig
+from fingering import keyboard
+from handspec.reach import finger_reach
+from pianoenv.kinematic.ik import HandIK, IKConfig
+from pianoenv.kinematic.plan import FingerPlan, Unreachable, plan_fingering
+from pianoenv.kinematic.targets import TargetBuilder, TargetConfig
+
+
+@dataclass(frozen=True)
+class ServoConfig:
+    """How commands lead the plan: feed-forward on/off and the feedback gain ``g``."""
+
+    feedforward: bool = True
+    feedback: float = 0.5
+    reach_tolerance: float = 0.005   # m of horizontal tip error at which a press counts as missed
+
+
+class KinematicPianist:
+    """Plays ``env``'s song with ``env``'s hands from the annotator's fingering and IK.
+
+    Args:
+      env: a ``pianoenv.env.PianoEnv`` (any hand spec, any song or chunk).
+      targets / ik / servo: the knobs of each stage (defaults are the measured ones).
+      annotator: weights of the offline annotator (``fingering.annotate``).
+    """
+
+    def __init__(self, env: Any, *, targets: TargetConfig | None = None,
+                 ik: IKConfig | None = None, servo: ServoConfig | None = None,
+                 annotator: AnnotatorConfig | None = None):
+        self.env = env
+        self.servo = servo or ServoConfig()
+        self.finger_names: tuple[tuple[str, str], ...] = tuple(env.finger_names)
+        self.hands = [HandIK(hand, ik) for hand in env.hands]
+        rows, start = [], 0
+        for hik in self.hands:
+            rows.append(np.arange(start, start + len(hik.site_ids)))
+            start += len(hik.site_ids)
+        self._rows = rows
+        self._joint_slices = _slices([len(h.qadr) for h in self.hands])
+        self._check_layout()
+        self.plan: FingerPlan = plan_fingering(env.song_goals, self.finger_names,
+                                               finger_reach(env.spec), annotator)
+        radius = np.concatenate([h.tip_radius for h in self.hands])
+        self.targets = TargetBuilder(self.plan, radius, targets)
+        self.dt = float(env.control_timestep)
+        self._black = keyboard.black_mask()
+        self.reset(0)
+
+    def _check_layout(self) -> None:
+        """The per-hand models must match the scene: same tips, joints, actuators, order."""
+        env = self.env
+        sites, joints, acts = [], [], []
+        for hand in env.hands:
+            sites += [s.full_identifier for s in hand.tip_sites]
+            joints += [j.full_identifier for j in hand.joints]
+            acts += [a.full_identifier for a in hand.actuators]
+        if tuple(acts) != tuple(env.actuator_names):
+            raise RuntimeError("actuator order of the hands differs from the action order")
+        for hik, hand in zip(self.hands, env.hands):
+            hik.check_against(env.model, [s.full_identifier for s in hand.tip_sites],
+                              [j.full_identifier for j in hand.joints])
+
+    # ----------------------------------------------------------------- Policy
+    def reset(self, seed: int) -> None:
+        """Forget the episode: step counter 0, plan cache empty, planning misses only."""
+        del seed  # deterministic
+        self._t = 0
+        self._q: dict[int, list[np.ndarray]] = {}
+        self._reported: set[tuple[int, int]] = {(u.step, u.key) for u in self.plan.unreachable}
+        self.unreachable: list[Unreachable] = list(self.plan.unreachable)
+
+    def __call__(self, timestep: dm_env.TimeStep) -> np.ndarray:
+        if timestep.first() and self._t != 0:
+            self.reset(0)
+        obs = timestep.observation
+        joints = np.asarray(obs["hands/joints"], float)
+        t = self._t
+        if t == 0:
+            self._q[-1] = [h.observed_q(joints[s]) for h, s in zip(self.hands, self._joint_slices)]
+        for s in range(t, t + 2):
+            if s not in self._q:
+                self._q[s] = self._solve(s)
+        self._q.pop(t - 2, None)
+        action = []
+        for i, hik in enumerate(self.hands):
+            action.append(self._command(hik, i, joints[self._joint_slices[i]]))
+        sustain = float(np.asarray(obs["sustain_goal"])[0] >= 0.5)
+        self._t += 1
+        return np.append(np.concatenate(action), sustain).astype(np.float32)
+
+    def base_action(self, timestep: dm_env.TimeStep) -> np.ndarray:
+        """Alias of ``__call__`` for residual learners (base action + learned residual)."""
+        return self(timestep)
+
+    # ----------------------------------------------------------------- internals
+    def _command(self, hik: HandIK, i: int, joints: np.ndarray) -> np.ndarray:
+        t, dt, sv = self._t, self.dt, self.servo
+        prev, now, nxt = (hik.gear * self._q[s][i][hik.act_qadr] for s in (t - 1, t, t + 1))
+        u = now.copy()
+        if sv.feedforward:
+            vel = (nxt - prev) / (2 * dt)
+            acc = (nxt - 2 * now + prev) / dt**2
+            u += (hik.damping * vel + hik.inertia * acc) / hik.kp
+        if sv.feedback:
+            measured = hik.gear * hik.observed_q(joints)[hik.act_qadr]
+            u += sv.feedback * (prev - measured)
+        return np.clip(u, hik.ctrl_lo, hik.ctrl_hi)
+
+    def _solve(self, step: int) -> list[np.ndarray]:
+        pos, cost = self.targets.targets(step)
+        press, _, _ = self.targets.modes(step)
+        out = []
+        for i, hik in enumerate(self.hands):
+            rows = self._rows[i]
+            q = hik.solve(pos[rows], cost[rows], self._q[step - 1][i])
+            out.append(q)
+            pressing = [(r, f) for r, f in enumerate(rows) if press[f] >= 0]
+            if pressing:
+                self._check_reach(step, hik, q, pos[rows], press[rows], pressing)
+        return out
+
+    def _check_reach(self, step: int, hik: HandIK, q: np.ndarray, target: np.ndarray,
+                     keys: np.ndarray, pressing: list[tuple[int, int]]) -> None:
+        tips = hik.tip_positions(q)
+        for r, _ in pressing:
+            k = int(keys[r])
+            err_xy = float(np.linalg.norm(tips[r, :2] - target[r, :2]))
+            too_high = tips[r, 2] - target[r, 2] > self.targets.config.press_extra
+            if (err_xy <= self.servo.reach_tolerance and not too_high) or \
+                    (step, k) in self._reported:
+                continue
+            self._reported.add((step, k))
+            self.unreachable.append(Unreachable(step, k, self._why(hik, q, len(pressing))))
+
+    def _why(self, hik: HandIK, q: np.ndarray, n_pressing: int) -> str:
+        m = hik.model
+        for j in range(m.njnt):
+            if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_SLIDE and m.jnt_limited[j]:
+                lo, hi = m.jnt_range[j]
+                if min(q[m.jnt_qposadr[j]] - lo, hi - q[m.jnt_qposadr[j]]) < 1e-4:
+                    return "out of the forearm's slide range"
+        return "span too wide for the hand" if n_pressing > 1 else "out of the finger's reach"
+
+
+def _slices(sizes: list[int]) -> list[slice]:
+    out, start = [], 0
+    for n in sizes:
+        out.append(slice(start, start + n))
+        start += n
+    return out
