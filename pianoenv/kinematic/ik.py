@@ -34,12 +34,14 @@ class IKConfig:
     posture: cost per radian pulling finger and wrist joints toward the home pose (keeps
       unconstrained fingers relaxed and picks one of many solutions); slides have none.
     damping: Levenberg-Marquardt damping of each QP iteration (per radian / metre moved).
-    iterations: QP iterations per solve, each warm-started from the previous one.
+    iterations: most QP iterations per solve (each linearises at the previous result);
+      a solve stops early once an iteration moves no joint more than ``tolerance``.
     """
 
     posture: float = 3e-3
-    damping: float = 1e-5
-    iterations: int = 3
+    damping: float = 1e-6
+    iterations: int = 8
+    tolerance: float = 1e-4
     solver: str = "daqp"
 
 
@@ -161,6 +163,8 @@ class HandIK:
             v = mink.solve_ik(c, tasks, 1.0, cfg.solver, damping=cfg.damping,
                               limits=self.limits, constraints=self.constraints)
             c.integrate_inplace(v, 1.0)
+            if np.abs(v).max() < cfg.tolerance:
+                break
         return c.q.copy()
 
     def ctrl(self, q: np.ndarray) -> np.ndarray:

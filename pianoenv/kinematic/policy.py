@@ -51,6 +51,7 @@ class ServoConfig:
     feedforward: bool = True
     feedback: float = 0.5
     reach_tolerance: float = 0.005   # m of horizontal tip error at which a press counts as missed
+    align_tolerance: float = 0.006   # m: a tip further than this from its key stays lifted
 
 
 class KinematicPianist:
@@ -119,6 +120,7 @@ class KinematicPianist:
             if s not in self._q:
                 self._q[s] = self._solve(s)
         self._q.pop(t - 2, None)
+        self._align(t, np.asarray(obs["fingertips"], float).reshape(-1, 3))
         action = []
         for i, hik in enumerate(self.hands):
             action.append(self._command(hik, i, joints[self._joint_slices[i]]))
@@ -136,9 +138,7 @@ class KinematicPianist:
         prev, now, nxt = (hik.gear * self._q[s][i][hik.act_qadr] for s in (t - 1, t, t + 1))
         u = now.copy()
         if sv.feedforward:
-            vel = (nxt - prev) / (2 * dt)
-            acc = (nxt - 2 * now + prev) / dt**2
-            u += (hik.damping * vel + hik.inertia * acc) / hik.kp
+            u += hik.damping / hik.kp * (nxt - now) / dt
         if sv.feedback:
             measured = hik.gear * hik.observed_q(joints)[hik.act_qadr]
             u += sv.feedback * (prev - measured)
@@ -156,6 +156,28 @@ class KinematicPianist:
             if pressing:
                 self._check_reach(step, hik, q, pos[rows], press[rows], pressing)
         return out
+
+    def _align(self, step: int, tips: np.ndarray) -> None:
+        """Sideways first, then down: a tip that is not over its key yet stays lifted.
+
+        A fingertip that comes down while still beside its key lands on the neighbour (a
+        wrong note), and once it is below the key tops the neighbour's side holds the
+        whole hand back. So where the observed tip is more than ``align_tolerance`` from
+        the key it presses at ``step`` (along the keyboard), that hand's configuration for
+        ``step`` is solved again with those tips at approach height over their keys.
+        """
+        press, _, _ = self.targets.modes(step)
+        if not (press >= 0).any():
+            return
+        pos, cost = self.targets.targets(step)
+        far = (press >= 0) & (np.abs(tips[:, 1] - pos[:, 1]) > self.servo.align_tolerance)
+        if not far.any():
+            return
+        pos[far, 2] = self.targets.approach_height(press[far]) + self.targets.tip_radius[far]
+        for i, hik in enumerate(self.hands):
+            rows = self._rows[i]
+            if far[rows].any():
+                self._q[step][i] = hik.solve(pos[rows], cost[rows], self._q[step - 1][i])
 
     def _check_reach(self, step: int, hik: HandIK, q: np.ndarray, target: np.ndarray,
                      keys: np.ndarray, pressing: list[tuple[int, int]]) -> None:

@@ -33,7 +33,7 @@ from pianoenv.kinematic.plan import FingerPlan
 class TargetConfig:
     """Heights (m) and weights of the fingertip targets (see the module docstring)."""
 
-    press_extra: float = 0.006
+    press_extra: float = 0.01
     hover: float = 0.004
     approach: float = 0.012
     lift: float = 0.02
@@ -41,7 +41,7 @@ class TargetConfig:
     w_press: float = 1.0
     w_hover: float = 0.3
     w_hover_next: float = 0.6   # weight of the hover target on the step right before a strike
-    w_free: float = 0.05
+    w_free: float = 0.3
 
 
 def key_full_depth() -> np.ndarray:
@@ -73,6 +73,10 @@ class TargetBuilder:
         self._approach_z = top + c.approach
         self._free_z = keyboard.WHITE_TOP + c.lift
         assert self._xy.shape[0] == NUM_KEYS
+
+    def approach_height(self, keys: np.ndarray) -> np.ndarray:
+        """Height of the bottom of a tip approaching ``keys`` from above."""
+        return self._approach_z[keys]
 
     def modes(self, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(press key, hover key, steps to the hover key's strike) per fingertip at ``step``.
