@@ -31,14 +31,17 @@ from handspec.model import HandModel, compile_model, home_pose
 class IKConfig:
     """Costs of the IK's regularisers (task costs are per metre of tip error).
 
-    posture: cost per radian pulling finger and wrist joints toward the home pose (keeps
+    posture: cost per radian pulling finger joints toward the home pose (keeps
       unconstrained fingers relaxed and picks one of many solutions); slides have none.
+    wrist_posture: the same for joints that move more than one finger (a wrist): higher, so
+      the forearm slides rather than the wrist carry the hand along the keyboard.
     damping: Levenberg-Marquardt damping of each QP iteration (per radian / metre moved).
     iterations: most QP iterations per solve (each linearises at the previous result);
       a solve stops early once an iteration moves no joint more than ``tolerance``.
     """
 
     posture: float = 3e-3
+    wrist_posture: float = 3e-3
     damping: float = 1e-6
     iterations: int = 8
     tolerance: float = 1e-4
@@ -63,9 +66,7 @@ class HandIK:
         self.tip_radius = self._tip_radii()
         self.tasks = [mink.FrameTask(s.name, "site", position_cost=0.0, orientation_cost=0.0)
                       for s in hand.tip_sites]
-        posture_cost = np.where(m.jnt_type[m.dof_jntid] == mujoco.mjtJoint.mjJNT_SLIDE, 0.0,
-                                self.config.posture)
-        self.posture = mink.PostureTask(m, cost=posture_cost)
+        self.posture = mink.PostureTask(m, cost=self._posture_costs())
         self.posture.set_target(self.q_home)
         self.limits = [mink.ConfigurationLimit(m)]
         self.constraints: list = []
@@ -109,6 +110,26 @@ class HandIK:
                                      if j not in driven and m.jnt_type[j] in (J.mjJNT_HINGE,
                                                                               J.mjJNT_SLIDE)],
                                     dtype=np.int64)
+
+    def _posture_costs(self) -> np.ndarray:
+        """Per-dof posture cost: none on slides, ``wrist_posture`` on hinges that move more
+        than one fingertip (found from the kinematic tree, not from names), else ``posture``."""
+        m, cfg = self.model, self.config
+        chains = []
+        for s in self.site_ids:
+            body, chain = m.site_bodyid[s], set()
+            while body > 0:
+                chain.add(int(body))
+                body = m.body_parentid[body]
+            chains.append(chain)
+        cost = np.full(m.nv, cfg.posture)
+        for dof in range(m.nv):
+            j = m.dof_jntid[dof]
+            if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_SLIDE:
+                cost[dof] = 0.0
+            elif sum(int(m.jnt_bodyid[j]) in c for c in chains) > 1:
+                cost[dof] = cfg.wrist_posture
+        return cost
 
     def _tip_radii(self) -> np.ndarray:
         """Radius of the colliding geom each fingertip site sits on (0 if there is none)."""

@@ -174,10 +174,19 @@ class KinematicPianist:
         if not far.any():
             return
         pos[far, 2] = self.targets.approach_height(press[far]) + self.targets.tip_radius[far]
+        # step + 1 is solved again, with the same tips still lifted: the feed-forward
+        # differentiates the two steps, and a plan that lifts at t but presses at t + 1
+        # would drive the servos toward the pressing pose the tip is not above yet
+        nxt_pos, nxt_cost = self.targets.targets(step + 1)
+        nxt_press, _, _ = self.targets.modes(step + 1)
+        lift = far & (nxt_press == press)
+        nxt_pos[lift, 2] = pos[lift, 2]
         for i, hik in enumerate(self.hands):
             rows = self._rows[i]
             if far[rows].any():
                 self._q[step][i] = hik.solve(pos[rows], cost[rows], self._q[step - 1][i])
+                self._q[step + 1][i] = hik.solve(nxt_pos[rows], nxt_cost[rows],
+                                                 self._q[step][i])
 
     def _check_reach(self, step: int, hik: HandIK, q: np.ndarray, target: np.ndarray,
                      keys: np.ndarray, pressing: list[tuple[int, int]]) -> None:
