@@ -104,6 +104,7 @@ class KinematicPianist:
         """Forget the episode: step counter 0, plan cache empty, planning misses only."""
         del seed  # deterministic
         self._t = 0
+        self._engaged = np.full(len(self.finger_names), -1)
         self._q: dict[int, list[np.ndarray]] = {}
         self._reported: set[tuple[int, int]] = {(u.step, u.key) for u in self.plan.unreachable}
         self.unreachable: list[Unreachable] = list(self.plan.unreachable)
@@ -170,7 +171,14 @@ class KinematicPianist:
         if not (press >= 0).any():
             return
         pos, cost = self.targets.targets(step)
-        far = (press >= 0) & (np.abs(tips[:, 1] - pos[:, 1]) > self.servo.align_tolerance)
+        err = np.abs(tips[:, 1] - pos[:, 1])
+        # hysteresis: a tip already down on this key lifts again only when pushed off by
+        # twice the tolerance (the pressing and the lifted pose differ, and toggling
+        # between them would itself throw the tip sideways)
+        engaged = (press >= 0) & (press == self._engaged)
+        tol = np.where(engaged, 2 * self.servo.align_tolerance, self.servo.align_tolerance)
+        far = (press >= 0) & (err > tol)
+        self._engaged = np.where(far, -1, press)
         if not far.any():
             return
         pos[far, 2] = self.targets.approach_height(press[far]) + self.targets.tip_radius[far]
