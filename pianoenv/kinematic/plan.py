@@ -68,8 +68,13 @@ def _tip_rows(finger_names: tuple[tuple[str, str], ...]) -> dict[tuple[str, int]
 
 
 def plan_fingering(goals: SongGoals, finger_names: tuple[tuple[str, str], ...],
-                   reach: FingerReach, config: AnnotatorConfig | None = None) -> FingerPlan:
-    """Finger every note with the annotator and lay the result out per step and fingertip."""
+                   reach: FingerReach, config: AnnotatorConfig | None = None,
+                   respect_hands: bool = True) -> FingerPlan:
+    """Finger every note with the annotator and lay the result out per step and fingertip.
+
+    ``respect_hands=False`` lets the annotator re-split the notes between the hands for this
+    hand's reach instead of keeping the song's hands (a score's hands are a human's).
+    """
     T, F = goals.num_steps, len(finger_names)
     press = np.full((T, F), NO_KEY, dtype=np.int64)
     onset = np.zeros((T, F), dtype=bool)
@@ -78,7 +83,8 @@ def plan_fingering(goals: SongGoals, finger_names: tuple[tuple[str, str], ...],
     rows = _tip_rows(finger_names)
     fingered = None
     if goals.notes.notes:
-        fingered = suggest_fingering(goals.notes, reach, config=config)
+        fingered = suggest_fingering(goals.notes, reach, config=config,
+                                     respect_hands=respect_hands)
         order = np.argsort(goals.note_steps[:, 0], kind="stable")
         for i in order:
             note = fingered.notes[i]

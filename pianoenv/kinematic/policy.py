@@ -61,11 +61,13 @@ class KinematicPianist:
       env: a ``pianoenv.env.PianoEnv`` (any hand spec, any song or chunk).
       targets / ik / servo: the knobs of each stage (defaults are the measured ones).
       annotator: weights of the offline annotator (``fingering.annotate``).
+      respect_hands: keep the song's hand for each note (default); False lets the annotator
+        split the notes between the hands for this hand's reach.
     """
 
     def __init__(self, env: Any, *, targets: TargetConfig | None = None,
                  ik: IKConfig | None = None, servo: ServoConfig | None = None,
-                 annotator: AnnotatorConfig | None = None):
+                 annotator: AnnotatorConfig | None = None, respect_hands: bool = True):
         self.env = env
         self.servo = servo or ServoConfig()
         self.finger_names: tuple[tuple[str, str], ...] = tuple(env.finger_names)
@@ -78,7 +80,8 @@ class KinematicPianist:
         self._joint_slices = _slices([len(h.qadr) for h in self.hands])
         self._check_layout()
         self.plan: FingerPlan = plan_fingering(env.song_goals, self.finger_names,
-                                               finger_reach(env.spec), annotator)
+                                               finger_reach(env.spec), annotator,
+                                               respect_hands)
         radius = np.concatenate([h.tip_radius for h in self.hands])
         self.targets = TargetBuilder(self.plan, radius, targets)
         self.dt = float(env.control_timestep)
@@ -207,15 +210,20 @@ class KinematicPianist:
                     (step, k) in self._reported:
                 continue
             self._reported.add((step, k))
-            self.unreachable.append(Unreachable(step, k, self._why(hik, q, len(pressing))))
+            why = self._why(hik, q, target[r] - tips[r], len(pressing))
+            self.unreachable.append(Unreachable(step, k, why))
 
-    def _why(self, hik: HandIK, q: np.ndarray, n_pressing: int) -> str:
-        m = hik.model
+    def _why(self, hik: HandIK, q: np.ndarray, error: np.ndarray, n_pressing: int) -> str:
+        """Why a tip missed its key: a slide stuck at the end of its range in the direction
+        the tip still has to go, else the span of a chord, else the finger's own reach."""
+        m, data = hik.model, hik.configuration.data
         for j in range(m.njnt):
-            if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_SLIDE and m.jnt_limited[j]:
-                lo, hi = m.jnt_range[j]
-                if min(q[m.jnt_qposadr[j]] - lo, hi - q[m.jnt_qposadr[j]]) < 1e-4:
-                    return "out of the forearm's slide range"
+            if m.jnt_type[j] != mujoco.mjtJoint.mjJNT_SLIDE or not m.jnt_limited[j]:
+                continue
+            lo, hi = m.jnt_range[j]
+            qj, push = q[m.jnt_qposadr[j]], float(error @ data.xaxis[j])
+            if (hi - qj < 1e-4 and push > 0) or (qj - lo < 1e-4 and push < 0):
+                return "out of the forearm's slide range"
         return "span too wide for the hand" if n_pressing > 1 else "out of the finger's reach"
 
 

@@ -3,8 +3,10 @@
 Every fingertip gets a target position and a per-axis weight (the IK's task cost):
 
 * **press**: the finger holds a key during the step. Target: the key's press point
-  (``fingering.keyboard.key_press_points``), the tip sphere's bottom ``press_extra`` below
-  the key's fully-down surface. The key's stop holds the finger there, and the remaining
+  (``fingering.keyboard.key_press_points``; black keys ``black_front`` behind their front
+  edge instead of at their centre: nearer the hand, on a longer lever, so easier to reach
+  and to push down), the tip sphere's bottom ``press_extra`` below the key's fully-down
+  surface. The key's stop holds the finger there, and the remaining
   position error of the finger's position servos is the force that keeps the key down.
 * **hover**: the finger strikes a key within ``hover_window`` steps (a new note, or the same
   key again after the one-step release the goals enforce). Target: above that key,
@@ -38,22 +40,31 @@ class TargetConfig:
     approach: float = 0.012
     lift: float = 0.02
     hover_window: int = 6
+    black_front: float = 0.015  # m behind a black key's front edge where it is pressed
     w_press: float = 1.0
     w_hover: float = 0.3
     w_hover_next: float = 0.6   # weight of the hover target on the step right before a strike
     w_free: float = 0.3
 
 
-def key_full_depth() -> np.ndarray:
-    """(88,) how far (m) each key's press point moves down at full travel.
+def press_points(black_front: float) -> np.ndarray:
+    """(88, 3) where the kinematic pianist presses each key (see ``TargetConfig``)."""
+    points = np.array(keyboard.key_press_points(), float)
+    black = keyboard.black_mask()
+    points[black, 0] = keyboard.key_centers()[black, 0] + keyboard.BLACK_LENGTH / 2 - black_front
+    return points
 
-    A key rotates about a hinge at its back end, so the depth at the press point is the
-    lever arm (hinge to press point along x) times tan(travel).
+
+def key_full_depth(points: np.ndarray) -> np.ndarray:
+    """(88,) how far (m) each key's surface at ``points`` moves down at full travel.
+
+    A key rotates about a hinge at its back end, so the depth at a point is the lever arm
+    (hinge to point along x) times tan(travel).
     """
-    centers, press = keyboard.key_centers(), keyboard.key_press_points()
+    centers = keyboard.key_centers()
     black = keyboard.black_mask()
     length = np.where(black, keyboard.BLACK_LENGTH, keyboard.WHITE_LENGTH)
-    lever = press[:, 0] - (centers[:, 0] - length / 2)
+    lever = points[:, 0] - (centers[:, 0] - length / 2)
     return lever * np.tan(piano.KEY_TRAVEL)
 
 
@@ -65,10 +76,10 @@ class TargetBuilder:
         self.plan, self.config = plan, config or TargetConfig()
         self.tip_radius = np.asarray(tip_radius, float)
         c = self.config
-        points = np.asarray(keyboard.key_press_points(), float)
+        points = press_points(c.black_front)
         self._xy = points[:, :2]
         top = points[:, 2]
-        self._press_z = top - key_full_depth() - c.press_extra       # (88,) tip bottom
+        self._press_z = top - key_full_depth(points) - c.press_extra  # (88,) tip bottom
         self._hover_z = top + c.hover
         self._approach_z = top + c.approach
         self._free_z = keyboard.WHITE_TOP + c.lift
