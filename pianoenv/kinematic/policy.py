@@ -141,7 +141,13 @@ class KinematicPianist:
         t, dt, sv = self._t, self.dt, self.servo
         prev, now, nxt = (hik.gear * self._q[s][i][hik.act_qadr] for s in (t - 1, t, t + 1))
         u = now.copy()
-        if sv.feedforward:
+        rows = self._rows[i]
+        held = self.plan.press[t, rows] if t < self.plan.num_steps else np.full(len(rows), -1)
+        after = self.plan.press[t + 1, rows] if t + 1 < self.plan.num_steps else \
+            np.full(len(rows), -1)
+        releasing = ((held >= 0) & (after != held)).any()
+        # no feed-forward into a release: it would lift the finger during the note's last step
+        if sv.feedforward and not releasing:
             u += hik.damping / hik.kp * (nxt - now) / dt
         if sv.feedback:
             measured = hik.gear * hik.observed_q(joints)[hik.act_qadr]

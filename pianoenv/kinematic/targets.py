@@ -3,9 +3,10 @@
 Every fingertip gets a target position and a per-axis weight (the IK's task cost):
 
 * **press**: the finger holds a key during the step. Target: the key's press point
-  (``fingering.keyboard.key_press_points``; black keys ``black_front`` behind their front
-  edge instead of at their centre: nearer the hand, on a longer lever, so easier to reach
-  and to push down), the tip sphere's bottom ``press_extra`` below the key's fully-down
+  (``fingering.keyboard.key_press_points``, but nearer the front edges: black keys
+  ``black_front`` behind theirs instead of at their centre, nearer the hand and on a longer
+  lever; white keys ``white_front`` behind theirs, so a tip that lags toward the wrist
+  still lifts clear of the black keys' front faces), the tip sphere's bottom ``press_extra`` below the key's fully-down
   surface. The key's stop holds the finger there, and the remaining
   position error of the finger's position servos is the force that keeps the key down.
 * **hover**: the finger strikes a key within ``hover_window`` steps (a new note, or the same
@@ -41,17 +42,20 @@ class TargetConfig:
     lift: float = 0.02
     hover_window: int = 6
     black_front: float = 0.015  # m behind a black key's front edge where it is pressed
+    white_front: float = 0.02   # m behind a white key's front edge where it is pressed
     w_press: float = 1.0
     w_hover: float = 0.3
     w_hover_next: float = 0.6   # weight of the hover target on the step right before a strike
     w_free: float = 0.3
 
 
-def press_points(black_front: float) -> np.ndarray:
+def press_points(black_front: float, white_front: float) -> np.ndarray:
     """(88, 3) where the kinematic pianist presses each key (see ``TargetConfig``)."""
     points = np.array(keyboard.key_press_points(), float)
     black = keyboard.black_mask()
-    points[black, 0] = keyboard.key_centers()[black, 0] + keyboard.BLACK_LENGTH / 2 - black_front
+    length = np.where(black, keyboard.BLACK_LENGTH, keyboard.WHITE_LENGTH)
+    points[:, 0] = keyboard.key_centers()[:, 0] + length / 2 - np.where(black, black_front,
+                                                                        white_front)
     return points
 
 
@@ -76,7 +80,7 @@ class TargetBuilder:
         self.plan, self.config = plan, config or TargetConfig()
         self.tip_radius = np.asarray(tip_radius, float)
         c = self.config
-        points = press_points(c.black_front)
+        points = press_points(c.black_front, c.white_front)
         self._xy = points[:, :2]
         top = points[:, 2]
         self._press_z = top - key_full_depth(points) - c.press_extra  # (88,) tip bottom
