@@ -83,7 +83,7 @@ class KinematicPianist:
                                                finger_reach(env.spec), annotator,
                                                respect_hands)
         radius = np.concatenate([h.tip_radius for h in self.hands])
-        self.targets = TargetBuilder(self.plan, radius, targets)
+        self.targets = TargetBuilder(self.plan, radius, self._rows, targets)
         self.dt = float(env.control_timestep)
         self._black = keyboard.black_mask()
         self.reset(0)

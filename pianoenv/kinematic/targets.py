@@ -12,7 +12,9 @@ Every fingertip gets a target position and a per-axis weight (the IK's task cost
 * **hover**: the finger strikes a key within ``hover_window`` steps (a new note, or the same
   key again after the one-step release the goals enforce). Target: above that key,
   ``hover`` above its top right before the strike (so the strike is short and fast) and
-  ``approach`` above it earlier, so the hand slides into place ahead of time.
+  ``approach`` above it earlier, so the hand slides into place ahead of time. A hand with
+  nothing to press or hover over sends the finger of its next note there however far
+  ahead that note is.
 * **free**: nothing to play soon. Only the height is constrained (``lift`` above the white
   keys), so the finger stays clear of the keys and goes wherever its hand goes.
 
@@ -76,8 +78,10 @@ class TargetBuilder:
     """Fingertip targets of any step of a ``FingerPlan`` for fingertips of given radii."""
 
     def __init__(self, plan: FingerPlan, tip_radius: np.ndarray,
-                 config: TargetConfig | None = None):
+                 hands: list[np.ndarray] | None = None, config: TargetConfig | None = None):
         self.plan, self.config = plan, config or TargetConfig()
+        # fingertip rows of each hand (one hand of all tips when not given)
+        self.hands = hands if hands is not None else [np.arange(len(tip_radius))]
         self.tip_radius = np.asarray(tip_radius, float)
         c = self.config
         points = press_points(c.black_front, c.white_front)
@@ -104,8 +108,14 @@ class TargetBuilder:
             return none, none, np.zeros(F, dtype=np.int64)
         press = p.press[step]
         ahead = p.next_step[step] - step
-        hover = np.where((press < 0) & (p.next_key[step] >= 0)
-                         & (ahead <= self.config.hover_window), p.next_key[step], -1)
+        upcoming = (press < 0) & (p.next_key[step] >= 0)
+        hover = np.where(upcoming & (ahead <= self.config.hover_window), p.next_key[step], -1)
+        # a hand with nothing to press or hover over moves to its next note early, however
+        # far ahead: the finger that plays it first goes to approach height over it
+        for rows in self.hands:
+            if (press[rows] < 0).all() and (hover[rows] < 0).all() and upcoming[rows].any():
+                first = rows[np.argmin(np.where(upcoming[rows], ahead[rows], np.inf))]
+                hover[first] = p.next_key[step, first]
         return press, hover, ahead
 
     def targets(self, step: int) -> tuple[np.ndarray, np.ndarray]:
