@@ -172,31 +172,31 @@ class KinematicPianist:
 
         A fingertip that comes down while still beside its key lands on the neighbour (a
         wrong note), and once it is below the key tops the neighbour's side holds the
-        whole hand back. So where the observed tip is more than ``align_tolerance`` from
-        the key it presses at ``step`` (along the keyboard), that hand's configuration for
-        ``step`` is solved again with those tips at approach height over their keys.
+        whole hand back. So where the observed tip is more than ``align_tolerance`` (along
+        the keyboard) from the key it presses at ``step``, or hovers just above before a
+        strike, that hand's configuration for ``step`` is solved again with those tips at
+        approach height over their keys.
         """
-        press, _, _ = self.targets.modes(step)
-        if not (press >= 0).any():
+        key = self._low_keys(step)
+        if not (key >= 0).any():
             return
         pos, cost = self.targets.targets(step)
         err = np.abs(tips[:, 1] - pos[:, 1])
         # hysteresis: a tip already down on this key lifts again only when pushed off by
         # twice the tolerance (the pressing and the lifted pose differ, and toggling
         # between them would itself throw the tip sideways)
-        engaged = (press >= 0) & (press == self._engaged)
+        engaged = (key >= 0) & (key == self._engaged)
         tol = np.where(engaged, 2 * self.servo.align_tolerance, self.servo.align_tolerance)
-        far = (press >= 0) & (err > tol)
-        self._engaged = np.where(far, -1, press)
+        far = (key >= 0) & (err > tol)
+        self._engaged = np.where(far, -1, key)
         if not far.any():
             return
-        pos[far, 2] = self.targets.approach_height(press[far]) + self.targets.tip_radius[far]
+        pos[far, 2] = self.targets.approach_height(key[far]) + self.targets.tip_radius[far]
         # step + 1 is solved again, with the same tips still lifted: the feed-forward
         # differentiates the two steps, and a plan that lifts at t but presses at t + 1
         # would drive the servos toward the pressing pose the tip is not above yet
         nxt_pos, nxt_cost = self.targets.targets(step + 1)
-        nxt_press, _, _ = self.targets.modes(step + 1)
-        lift = far & (nxt_press == press)
+        lift = far & (self._low_keys(step + 1) == key)
         nxt_pos[lift, 2] = pos[lift, 2]
         for i, hik in enumerate(self.hands):
             rows = self._rows[i]
@@ -204,6 +204,11 @@ class KinematicPianist:
                 self._q[step][i] = hik.solve(pos[rows], cost[rows], self._q[step - 1][i])
                 self._q[step + 1][i] = hik.solve(nxt_pos[rows], nxt_cost[rows],
                                                  self._q[step][i])
+
+    def _low_keys(self, step: int) -> np.ndarray:
+        """Per tip: the key it presses at ``step`` or hovers just above (-1 for neither)."""
+        press, hover, ahead = self.targets.modes(step)
+        return np.where(press >= 0, press, np.where(ahead <= 1, hover, -1))
 
     def _check_reach(self, step: int, hik: HandIK, q: np.ndarray, target: np.ndarray,
                      keys: np.ndarray, pressing: list[tuple[int, int]]) -> None:
