@@ -35,6 +35,9 @@ RECORDED_RL = {("twinkle:0", "shadow_five"): 0.220, ("c_major_scale:0", "shadow_
 
 def pig_songs(pig_dir: Path) -> list[str]:
     files = [pig_dir / "FingeringFiles" / f"{p}_fingering.txt" for p in PIG_PIECES]
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        print(f"(PIG pieces skipped, not in {pig_dir}: {', '.join(missing)}; pass --pig-dir)")
     return [f"{f}:0" for f in files if f.is_file()]
 
 
@@ -64,8 +67,8 @@ def main() -> None:
     parser.add_argument("--hands", nargs="+", default=list(HANDS))
     parser.add_argument("--songs", nargs="+", default=None,
                         help="song specs (default: the built-in set, music21 Bach and PIG)")
-    parser.add_argument("--pig-dir", type=Path,
-                        default=Path(__file__).resolve().parents[2] / "shared" / "data" / "pig")
+    parser.add_argument("--pig-dir", type=Path, default=Path("../shared/data/pig"),
+                        help="PIG dataset directory (read at run time, never copied)")
     args = parser.parse_args()
     songs = args.songs or [*SONGS, *pig_songs(args.pig_dir)]
     print("| song | hand | steps | ik F1 | precision | recall | unreachable (key-steps) "
