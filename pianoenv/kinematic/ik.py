@@ -74,7 +74,6 @@ class HandIK:
             self.constraints.append(mink.EqualityConstraintTask(m, cost=1.0))
         if len(self.frozen_dofs):
             self.constraints.append(mink.DofFreezingTask(m, dof_indices=list(self.frozen_dofs)))
-        self.inertia = self._joint_inertia(home)
 
     # ----------------------------------------------------------------- set-up
     def _index_actuators(self) -> None:
@@ -140,14 +139,6 @@ class HandIK:
             geoms = [g for g in range(m.ngeom) if m.geom_bodyid[g] == body and m.geom_contype[g]]
             radii.append(max((float(m.geom_size[g, 0]) for g in geoms), default=0.0))
         return np.array(radii)
-
-    def _joint_inertia(self, data: mujoco.MjData) -> np.ndarray:
-        """Diagonal of the joint-space inertia (armature included) at each actuated joint."""
-        m = self.model
-        mujoco.mj_forward(m, data)
-        full = np.zeros((m.nv, m.nv))
-        mujoco.mj_fullM(m, data, full)
-        return full[self.act_dof, self.act_dof].copy()
 
     def check_against(self, scene_model: mujoco.MjModel, scene_sites: list[str],
                       scene_joints: list[str]) -> None:

@@ -9,11 +9,15 @@ At construction it fingers the whole song with the offline annotator for the han
    (``ik.HandIK``), warm-started from step ``t``'s solution. Only one new solve per step:
    ``q*(s)``, the configuration wanted at the *end* of step ``s``, is cached;
 2. commands the position servos ahead of the plan so they arrive in time. A servo with
-   gain ``kp``, damping ``c`` and inertia ``m`` lags a moving target by ``(c v + m a) / kp``
+   gain ``kp`` and damping ``c`` lags a target moving at speed ``v`` by ``c v / kp``
    (0.13 s for the Shadow forearm slide: ~3 control steps), so the command is
-   ``q*(t) + (c v* + m a*) / kp + g (q*(t-1) - q)``: velocity and acceleration
-   feed-forward from the planned trajectory plus a proportional correction of the error
-   measured in the observation (``hands/joints``);
+   ``q*(t) + c / kp (q*(t+1) - q*(t)) / dt + g (q*(t-1) - q)``: velocity feed-forward
+   from the plan (left out on the last step of a note, where it would lift the finger
+   early) plus a proportional correction of the error measured in the observation
+   (``hands/joints``). Acceleration feed-forward was tried and dropped: the plan changes
+   in steps, and its second difference made the commands jump. A tip that is not over
+   its key yet is kept at approach height until it is (``_align``: sideways first, then
+   down);
 3. puts the sustain pedal down when the goal says so (``sustain_goal``).
 
 Goal keys it cannot press are listed in ``unreachable`` as ``(step, key, reason)``: planning
@@ -37,7 +41,6 @@ import mujoco
 import numpy as np
 
 from fingering.annotate import AnnotatorConfig
-from fingering import keyboard
 from handspec.reach import finger_reach
 from pianoenv.kinematic.ik import HandIK, IKConfig
 from pianoenv.kinematic.plan import FingerPlan, Unreachable, plan_fingering
@@ -85,7 +88,6 @@ class KinematicPianist:
         radius = np.concatenate([h.tip_radius for h in self.hands])
         self.targets = TargetBuilder(self.plan, radius, self._rows, targets)
         self.dt = float(env.control_timestep)
-        self._black = keyboard.black_mask()
         self.reset(0)
 
     def _check_layout(self) -> None:

@@ -6,9 +6,10 @@ Every fingertip gets a target position and a per-axis weight (the IK's task cost
   (``fingering.keyboard.key_press_points``, but nearer the front edges: black keys
   ``black_front`` behind theirs instead of at their centre, nearer the hand and on a longer
   lever; white keys ``white_front`` behind theirs, so a tip that lags toward the wrist
-  still lifts clear of the black keys' front faces), the tip sphere's bottom ``press_extra`` below the key's fully-down
-  surface. The key's stop holds the finger there, and the remaining
-  position error of the finger's position servos is the force that keeps the key down.
+  still lifts clear of the black keys' front faces), the tip sphere's bottom
+  ``press_extra`` below the key's fully-down surface. The key's stop holds the finger
+  there, and the remaining position error of the finger's servos is the force that keeps
+  the key down.
 * **hover**: the finger strikes a key within ``hover_window`` steps (a new note, or the same
   key again after the one-step release the goals enforce). Target: above that key,
   ``hover`` above its top right before the strike (so the strike is short and fast) and
