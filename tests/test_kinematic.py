@@ -195,3 +195,12 @@ def test_target_heights_follow_the_config():
     top = keyboard.key_press_points()[C5 - 21, 2]
     assert pos[row, 2] == pytest.approx(top + cfg.hover + r)
     assert (cost[row] == cfg.w_hover_next).all()
+
+
+def test_a_policy_fed_another_song_says_so():
+    env = env_for(melody([C5, D5, E5]))
+    other = env_for(melody([G5, F5], start=0.0))
+    pianist = KinematicPianist(env)
+    pianist(env.reset())                  # fine: its own song
+    with pytest.raises(RuntimeError, match="observed goal"):
+        pianist(other.step(other.home_action()))

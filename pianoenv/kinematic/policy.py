@@ -41,6 +41,7 @@ import mujoco
 import numpy as np
 
 from fingering.annotate import AnnotatorConfig
+from fingering.notes import NUM_KEYS
 from handspec.reach import finger_reach
 from pianoenv.kinematic.ik import HandIK, IKConfig
 from pianoenv.kinematic.plan import FingerPlan, Unreachable, plan_fingering
@@ -120,6 +121,7 @@ class KinematicPianist:
         obs = timestep.observation
         joints = np.asarray(obs["hands/joints"], float)
         t = self._t
+        self._check_goal(t, obs)
         if t == 0:
             self._q[-1] = [h.observed_q(joints[s]) for h, s in zip(self.hands, self._joint_slices)]
         for s in range(t, t + 2):
@@ -133,6 +135,15 @@ class KinematicPianist:
         sustain = float(np.asarray(obs["sustain_goal"])[0] >= 0.5)
         self._t += 1
         return np.append(np.concatenate(action), sustain).astype(np.float32)
+
+    def _check_goal(self, t: int, obs) -> None:
+        """The plan is the song's; the observed goal of this step must be the plan's."""
+        goal = np.asarray(obs["goal"])[:NUM_KEYS] > 0.5
+        expected = self.env.song_goals.keys[t] if t < self.plan.num_steps else \
+            np.zeros(NUM_KEYS, dtype=bool)
+        if not np.array_equal(goal, expected):
+            raise RuntimeError(f"step {t}: the observed goal is not the planned song's (was the "
+                               "policy reset with the environment, and made for this env?)")
 
     def base_action(self, timestep: dm_env.TimeStep) -> np.ndarray:
         """Alias of ``__call__`` for residual learners (base action + learned residual)."""
