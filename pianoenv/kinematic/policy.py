@@ -6,8 +6,9 @@ At construction it fingers the whole song with the offline annotator for the han
 
 1. builds fingertip targets for step ``t + 1`` (``targets.TargetBuilder``: press, hover
    over the next key, or lift clear) and solves them with IK on each hand's own model
-   (``ik.HandIK``), warm-started from step ``t``'s solution. Only one new solve per step:
-   ``q*(s)``, the configuration wanted at the *end* of step ``s``, is cached;
+   (``ik.HandIK``), warm-started from step ``t``'s solution. ``q*(s)``, the configuration
+   wanted at the *end* of step ``s``, is cached, so a step usually costs one new solve per
+   hand (two more for a hand whose tip must stay lifted, see 2.);
 2. commands the position servos ahead of the plan so they arrive in time. A servo with
    gain ``kp`` and damping ``c`` lags a target moving at speed ``v`` by ``c v / kp``
    (0.13 s for the Shadow forearm slide: ~3 control steps), so the command is
@@ -94,12 +95,8 @@ class KinematicPianist:
     def _check_layout(self) -> None:
         """The per-hand models must match the scene: same tips, joints, actuators, order."""
         env = self.env
-        sites, joints, acts = [], [], []
-        for hand in env.hands:
-            sites += [s.full_identifier for s in hand.tip_sites]
-            joints += [j.full_identifier for j in hand.joints]
-            acts += [a.full_identifier for a in hand.actuators]
-        if tuple(acts) != tuple(env.actuator_names):
+        acts = tuple(a.full_identifier for hand in env.hands for a in hand.actuators)
+        if acts != tuple(env.actuator_names):
             raise RuntimeError("actuator order of the hands differs from the action order")
         for hik, hand in zip(self.hands, env.hands):
             hik.check_against(env.model, [s.full_identifier for s in hand.tip_sites],
