@@ -37,6 +37,7 @@ from pianoenv.songs import CONTROL_TIMESTEP, LOOKAHEAD, SongGoals
 Fingering = Literal["ot", "human", "none"]
 FINGERING_MODES: tuple[str, ...] = ("ot", "human", "none")
 BINARY_OBSERVATIONS: tuple[str, ...] = ("goal", "sustain_goal", "fingering")
+KEY_AWAKE_STATE = 0.05  # normalized key state above which a key is kept awake
 
 
 # Bounds of the timing arguments: MuJoCo is unstable or pointlessly slow outside them, and
@@ -157,6 +158,14 @@ class PianoEnv(dm_env.Environment):
         key_ids = [mujoco.mj_name2id(m, J.mjOBJ_JOINT, f"piano/key_{k}") for k in range(NUM_KEYS)]
         self._key_qadr = m.jnt_qposadr[key_ids]
         self._key_dofs = m.jnt_dofadr[key_ids]
+        # A key held still at its stop by a finger may fall asleep there the instant the
+        # finger leaves, and a sleeping key stays down for good (nothing touches it to wake
+        # it): a stuck note. So a key that is down at the end of a step may not sleep; one
+        # back at rest gets the compiled policy back (see _update_key_sleep).
+        self._key_trees = m.body_treeid[m.jnt_bodyid[key_ids]]
+        self._key_sleep_policy = m.tree_sleep_policy[self._key_trees].copy()
+        self._key_no_sleep = np.full(NUM_KEYS, int(mujoco.mjtSleepPolicy.mjSLEEP_NEVER),
+                                     dtype=self._key_sleep_policy.dtype)
         self._press_points = np.asarray(keyboard.key_press_points(), dtype=np.float64)
         # geom -> key index / global finger index (-1 elsewhere), for the contact log
         geom_key = np.full(m.ngeom, -1, dtype=np.int64)
@@ -236,6 +245,7 @@ class PianoEnv(dm_env.Environment):
     def reset(self) -> dm_env.TimeStep:
         m, d = self.model, self.data
         mujoco.mj_resetData(m, d)
+        m.tree_sleep_policy[self._key_trees] = self._key_sleep_policy
         home_pose(m, d)
         if self.initial_noise > 0:
             noise = self._rng.normal(0.0, self.initial_noise, len(self._hand_qadr))
@@ -291,6 +301,7 @@ class PianoEnv(dm_env.Environment):
         goal_keys = g.keys[t]
         state = self._key_state = piano.normalize_key_state(d.qpos[self._key_qadr])
         pressed = state >= piano.PRESSED_THRESHOLD
+        self._update_key_sleep(state)
         tips = d.site_xpos[self._tip_ids]
         terms: dict[str, float] = {}
         if self.fingering == "ot":
@@ -318,6 +329,11 @@ class PianoEnv(dm_env.Environment):
         if pairs:
             self._log_contacts(pairs, pressed)
         return total
+
+    def _update_key_sleep(self, state: np.ndarray) -> None:
+        """Keys away from rest may not sleep (a key asleep while down would stay down)."""
+        self.model.tree_sleep_policy[self._key_trees] = np.where(
+            state > KEY_AWAKE_STATE, self._key_no_sleep, self._key_sleep_policy)
 
     def _log_contacts(self, pairs: list[tuple[int, int]], pressed: np.ndarray) -> None:
         """Record (step, hand, finger, key) for each finger touching a key that is down."""

@@ -19,6 +19,7 @@ SongOpt = Annotated[str, typer.Option("--song", help="Built-in name, .mid, PIG f
 HandOpt = Annotated[str, typer.Option("--hand", help="Hand name or YAML path.")]
 FingeringOpt = Annotated[str, typer.Option("--fingering", help="ot | human | none")]
 PolicyOpt = Annotated[str, typer.Option("--policy", help="random | zero (hold the home pose) | "
+                                        "ik (kinematic pianist, no training) | "
                                         "any registered policy (pianoenv.policy)")]
 
 
@@ -46,6 +47,21 @@ def run(song: SongOpt = "twinkle", hand: HandOpt = "shadow_five", fingering: Fin
         vals = np.array([r[key] for r in results], dtype=float)
         table.add_row(key, f"{vals.mean():.4f}", f"{vals.min():.4f}", f"{vals.max():.4f}")
     Console(width=120).print(table)
+    _report_unreachable(pol)
+
+
+def _report_unreachable(policy) -> None:
+    """Print how many goal keys a planning policy (e.g. "ik") reported it cannot press."""
+    missed = getattr(policy, "unreachable", None)
+    if missed is None:
+        return
+    from collections import Counter
+
+    keys = len({(u.step, u.key) for u in missed})
+    reasons = Counter(u.reason for u in missed)
+    detail = "; ".join(f"{n} {why}" for why, n in reasons.most_common())
+    typer.echo(f"unreachable: {keys} goal key-steps the policy cannot press"
+               + (f" ({detail})" if detail else ""))
 
 
 @app.command()
@@ -71,5 +87,6 @@ def render(song: SongOpt = "twinkle", hand: HandOpt = "shadow_five",
         result = run_episode(env, pol, seed=seed, render=(width, height), camera=camera)
     finally:
         env.close()
+    _report_unreachable(pol)
     path = write_video(result.frames, out, fps=round(1 / env.control_timestep))
     typer.echo(f"{path} ({len(result.frames)} frames, F1 {result.metrics['f1']:.3f})")

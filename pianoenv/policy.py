@@ -63,7 +63,7 @@ def make_policy(name: str, env: Any, seed: int = 0, **options: Any) -> Policy:
 
 # Modules that register policies when imported; they import this module, so they are
 # loaded on first use of the registry rather than at the top (an import cycle otherwise).
-_POLICY_MODULES: tuple[str, ...] = ()
+_POLICY_MODULES: tuple[str, ...] = ("pianoenv.kinematic",)
 
 
 def _load_plugins() -> None:

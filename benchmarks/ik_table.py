@@ -1,0 +1,95 @@
+"""F1 of the kinematic pianist (policy "ik") per hand and song, beside the random policy.
+
+One deterministic whole episode per (song, hand) for each policy (the random policy with
+episode seed 0), the first 550-step chunk of each song (the whole song when shorter).
+PIG pieces are read at run time from ``--pig-dir`` (never stored in the repository) and
+skipped when it is absent. The "best RL" column is the best DroQ evaluation F1 recorded in
+docs/results.md for that chunk (shadow_five only; none for the other hands).
+
+    python benchmarks/ik_table.py                       # the docs/results.md table
+    python benchmarks/ik_table.py --hands shadow_five --songs twinkle:0
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from pianoenv import suite  # noqa: E402
+from pianoenv.episode import run_episode  # noqa: E402
+from pianoenv.policy import make_policy  # noqa: E402
+
+HANDS = ("shadow_five", "shadow_four", "allegro_like", "leap_like")
+SONGS = ("twinkle:0", "c_major_scale:0", "chords:0", "music21:bach/bwv66.6:0")
+PIG_PIECES = ("008-1", "007-1")   # French Suite No. 5 Sarabande; French Suite No. 1 Allemande
+# Best DroQ evaluation F1 in docs/results.md ("A small real dataset", 8k steps, shadow_five)
+RECORDED_RL = {("twinkle:0", "shadow_five"): 0.220, ("c_major_scale:0", "shadow_five"): 0.183,
+               ("chords:0", "shadow_five"): 0.392,
+               ("music21:bach/bwv66.6:0", "shadow_five"): 0.025}
+
+
+def pig_songs(pig_dir: Path) -> list[str]:
+    files = [pig_dir / "FingeringFiles" / f"{p}_fingering.txt" for p in PIG_PIECES]
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        print(f"(PIG pieces skipped, not in {pig_dir}: {', '.join(missing)}; pass --pig-dir)")
+    return [f"{f}:0" for f in files if f.is_file()]
+
+
+def label(song: str) -> str:
+    return f"PIG {Path(song).name.split('_')[0]}:0" if "_fingering.txt" in song else song
+
+
+def evaluate(song: str, hand: str) -> dict:
+    env = suite.load(song, hand)
+    try:
+        start = time.perf_counter()
+        ik = make_policy("ik", env)
+        result = run_episode(env, ik, seed=0)
+        seconds = time.perf_counter() - start
+        missed = Counter(u.reason for u in ik.unreachable)
+        rand = run_episode(env, make_policy("random", env, seed=0), seed=0)
+    finally:
+        env.close()
+    return {"steps": result.length, "f1": result.metrics["f1"],
+            "precision": result.metrics["precision"], "recall": result.metrics["recall"],
+            "unreachable_steps": len(ik.unreachable),
+            "reasons": dict(missed), "random": rand.metrics["f1"], "seconds": seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hands", nargs="+", default=list(HANDS))
+    parser.add_argument("--songs", nargs="+", default=None,
+                        help="song specs (default: the built-in set, music21 Bach and PIG)")
+    parser.add_argument("--pig-dir", type=Path, default=Path("../shared/data/pig"),
+                        help="PIG dataset directory (read at run time, never copied)")
+    args = parser.parse_args()
+    songs = args.songs or [*SONGS, *pig_songs(args.pig_dir)]
+    print("| song | hand | steps | ik F1 | precision | recall | unreachable (key-steps) "
+          "| random F1 | best RL F1 recorded | ik s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    notes = []
+    for song in songs:
+        for hand in args.hands:
+            r = evaluate(song, hand)
+            rl = RECORDED_RL.get((song, hand))
+            print(f"| {label(song)} | {hand} | {r['steps']} | **{r['f1']:.3f}** | "
+                  f"{r['precision']:.3f} | {r['recall']:.3f} | {r['unreachable_steps']} | "
+                  f"{r['random']:.3f} | {'none recorded' if rl is None else f'{rl:.3f}'} | "
+                  f"{r['seconds']:.1f} |", flush=True)
+            if r["reasons"]:
+                reasons = ", ".join(f"{k} {v}" for k, v in sorted(r["reasons"].items()))
+                notes.append(f"- {label(song)} / {hand}: {reasons}")
+    if notes:
+        print("\nUnreachable key-steps by reason:")
+        print("\n".join(notes))
+
+
+if __name__ == "__main__":
+    main()
