@@ -20,6 +20,7 @@ from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
+from fingering.annotate import COST_MODELS, DEFAULT_MODEL, cost_model  # noqa: E402
 from pianoenv import suite  # noqa: E402
 from pianoenv.episode import run_episode  # noqa: E402
 from pianoenv.policy import make_policy  # noqa: E402
@@ -45,11 +46,11 @@ def label(song: str) -> str:
     return f"PIG {Path(song).name.split('_')[0]}:0" if "_fingering.txt" in song else song
 
 
-def evaluate(song: str, hand: str) -> dict:
+def evaluate(song: str, hand: str, annotator_model: str) -> dict:
     env = suite.load(song, hand)
     try:
         start = time.perf_counter()
-        ik = make_policy("ik", env)
+        ik = make_policy("ik", env, annotator=cost_model(annotator_model))
         result = run_episode(env, ik, seed=0)
         seconds = time.perf_counter() - start
         missed = Counter(u.reason for u in ik.unreachable)
@@ -69,7 +70,10 @@ def main() -> None:
                         help="song specs (default: the built-in set, music21 Bach and PIG)")
     parser.add_argument("--pig-dir", type=Path, default=Path("../shared/data/pig"),
                         help="PIG dataset directory (read at run time, never copied)")
+    parser.add_argument("--annotator-model", choices=sorted(COST_MODELS), default=DEFAULT_MODEL,
+                        help="the annotator's cost model that fingers the song")
     args = parser.parse_args()
+    print(f"annotator model: {args.annotator_model}")
     songs = args.songs or [*SONGS, *pig_songs(args.pig_dir)]
     print("| song | hand | steps | ik F1 | precision | recall | unreachable (key-steps) "
           "| random F1 | best RL F1 recorded | ik s |")
@@ -77,7 +81,7 @@ def main() -> None:
     notes = []
     for song in songs:
         for hand in args.hands:
-            r = evaluate(song, hand)
+            r = evaluate(song, hand, args.annotator_model)
             rl = RECORDED_RL.get((song, hand))
             print(f"| {label(song)} | {hand} | {r['steps']} | **{r['f1']:.3f}** | "
                   f"{r['precision']:.3f} | {r['recall']:.3f} | {r['unreachable_steps']} | "
