@@ -6,10 +6,12 @@ settings (``apply_physics_settings``: Newton, 2 iterations, 6 line searches, no 
 so what is compared is the environment logic and float32 vs float64 physics, not two
 different solvers.
 
-Tolerances (stated once, used below): after STEPS control steps of random actions from a
-noisy start, fingertips within 2 mm, hand joints within 0.02 rad/m, key states within 0.05
-of full travel, each reward term within 0.02 (energy: 1e-3 absolute or 2% relative), and
-the pressed keys, collision flags and contact log identical.
+Three comparisons: (1) stepping both from the same state with the same actions, they agree
+to 1e-4 until the first contact (measured ~2e-8: float32 vs float64 only); (2) once fingers
+touch keys the two physics engines part, within TIP_TOL (m) on fingertips and JOINT_TOL on
+hand joints over STEPS random-walk steps; (3) from the *same* state (each MJX state loaded
+into MuJoCo C) the reward terms agree to 1e-4 (energy to 25%: see the test), key states to
+1e-4, and pressed keys and the finger->key contact log exactly.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from training.jaxcache import enable_compilation_cache  # noqa: E402
 
 STEPS = 12
 SONG_STEPS = 14
-TIP_TOL, JOINT_TOL, KEY_TOL, TERM_TOL = 2e-3, 2e-2, 5e-2, 2e-2
+TIP_TOL, JOINT_TOL = 0.04, 0.2
 
 
 @pytest.fixture(scope="module")
@@ -113,49 +115,110 @@ def test_initial_observation_matches(rollout, envs):
             np.testing.assert_allclose(got[key], want[key], atol=1e-5, err_msg=key)
 
 
-def test_observations_keys_and_terms_follow_the_cpu_env(rollout, envs):
-    env = envs[0]
-    _, mjx_states, cpu_runs = rollout
+def _errors(env, mjx_states, cpu_runs):
+    """Per env and step: max |MJX - CPU| of fingertips, hand joints, key states and each term,
+    and whether either engine had a contact during the rollout so far."""
+    out = []
     for b in range(2):
+        touched = False
         for t in range(STEPS):
             s = jax.tree.map(lambda x: x[b], mjx_states[t])
-            cpu_obs, cpu_terms, cpu_keys, _ = cpu_runs[b][1][t]
+            cpu_obs, cpu_terms, cpu_keys, cpu_log = cpu_runs[b][1][t]
             got, want = env.split_observation(s.obs), env.split_observation(cpu_obs)
-            where = f"env {b} step {t}"
-            np.testing.assert_array_equal(got["goal"], want["goal"], err_msg=where)
-            np.testing.assert_array_equal(got["sustain_goal"], want["sustain_goal"], err_msg=where)
-            np.testing.assert_array_equal(got["piano/sustain"], want["piano/sustain"], err_msg=where)
-            np.testing.assert_allclose(got["fingertips"], want["fingertips"], atol=TIP_TOL, err_msg=where)
-            np.testing.assert_allclose(got["hands/joints"], want["hands/joints"], atol=JOINT_TOL,
-                                       err_msg=where)
-            np.testing.assert_allclose(s.info["key_state"], cpu_keys, atol=KEY_TOL, err_msg=where)
-            assert set(s.metrics) == set(cpu_terms)
-            for name, value in cpu_terms.items():
-                tol = max(1e-3, 0.02 * abs(value)) if name in ("energy", "total") else TERM_TOL
-                assert abs(float(s.metrics[name]) - value) <= tol + (TERM_TOL if name == "total" else 0), \
-                    f"{where} {name}: mjx {float(s.metrics[name])} cpu {value}"
+            for key in ("goal", "sustain_goal", "piano/sustain"):
+                np.testing.assert_array_equal(got[key], want[key], err_msg=f"{key} env {b} step {t}")
             assert float(s.reward) == pytest.approx(float(s.metrics["total"]))
+            assert set(s.metrics) == set(cpu_terms)
+            row = {"tips": np.abs(got["fingertips"] - want["fingertips"]).max(),
+                   "joints": np.abs(got["hands/joints"] - want["hands/joints"]).max(),
+                   "keys": np.abs(np.asarray(s.info["key_state"]) - cpu_keys).max(),
+                   **{k: abs(float(s.metrics[k]) - v) for k, v in cpu_terms.items()}}
+            row["rel_energy"] = row["energy"] / max(1e-3, abs(cpu_terms["energy"]))
+            touched = touched or bool(s.info["contacts"].any()) or bool(cpu_log) or \
+                float(np.asarray(s.info["key_state"]).max()) > 1e-3 or float(cpu_keys.max()) > 1e-3
+            row["touched"] = touched
+            out.append(row)
+    return out
 
 
-def test_keys_were_pressed_and_metrics_agree(rollout, envs):
-    """The rollout must exercise contacts, presses and the contact log, not only free motion."""
+def test_identical_until_the_first_contact(rollout, envs):
+    """Free motion (no contact yet): float32 MJX equals float64 MuJoCo to ~1e-5."""
+    errors = [e for e in _errors(envs[0], *rollout[1:]) if not e["touched"]]
+    assert errors, "the rollout starts touching at once: no contact-free steps to compare"
+    for e in errors:
+        assert e["tips"] < 1e-4 and e["joints"] < 1e-4 and e["keys"] < 1e-4, e
+        assert max(e[k] for k in ("ot", "press", "sustain", "collision")) < 1e-4, e
+        assert e["rel_energy"] < 1e-3, e
+
+
+def test_bounded_difference_with_contacts(rollout, envs):
+    """With contacts the two engines part: MJX finds 1 contact point where MuJoCo C's
+    capsule-box test finds 2, in float32, and 2 Newton iterations leave either far from
+    convergence; a finger resting on a key's edge then presses it in one engine and not in
+    the other. The position actuators pull the hands back, so fingertips and joints stay
+    within TIP_TOL / JOINT_TOL (the numbers of one run are in docs/results.md, "MJX").
+    The environment logic itself is compared from identical states below."""
+    errors = _errors(envs[0], *rollout[1:])
+    worst = {k: max(e[k] for e in errors) for k in errors[0] if k != "touched"}
+    print("max |MJX - CPU| over the rollout:", {k: round(float(v), 5) for k, v in worst.items()})
+    assert any(e["touched"] for e in errors)
+    assert worst["tips"] < TIP_TOL and worst["joints"] < JOINT_TOL
+
+
+def test_terms_metrics_and_contacts_from_the_same_state(rollout, envs):
+    """Every MJX state of the rollout loaded into MuJoCo C: the CPU env's own reward code
+    gives the same terms, pressed keys and finger->key contacts."""
+    import mujoco
+
+    env, cpu = envs[0], envs[1]
+    _, mjx_states, _ = rollout
+    checked_contacts = 0
+    for t, batch in enumerate(mjx_states):
+        for b in range(2):
+            s = jax.tree.map(lambda x: np.asarray(x[b]), batch)
+            d = cpu.data
+            d.qpos[:], d.qvel[:], d.ctrl[:] = s.data.qpos, s.data.qvel, s.data.ctrl
+            mujoco.mj_forward(cpu.model, d)
+            cpu._t, cpu._sustain = t, float(s.info["sustain"])
+            cpu.metrics.contacts.clear()
+            cpu._reward_and_metrics()
+            where = f"env {b} step {t}"
+            key_state = cpu._key_state
+            np.testing.assert_allclose(s.info["key_state"], key_state, atol=1e-4, err_msg=where)
+            near = np.abs(key_state - np.asarray(env._threshold)) < 1e-4
+            np.testing.assert_array_equal(s.info["pressed"][~near],
+                                          (key_state >= np.asarray(env._threshold))[~near], where)
+            for name, value in cpu.reward_terms.items():
+                if name in ("energy", "total"):
+                    continue  # qfrc_actuator: last substep's in MJX, recomputed here (below)
+                assert float(s.metrics[name]) == pytest.approx(value, abs=1e-4), (where, name)
+            # energy: |tau| from the last substep vs recomputed at the new state
+            assert float(s.metrics["energy"]) == pytest.approx(cpu.reward_terms["energy"],
+                                                               rel=0.25, abs=1e-3), where
+            mjx_log = set(env.contact_log(t, s.info["contacts"]))
+            assert mjx_log == set(cpu.metrics.contacts), where
+            checked_contacts += len(mjx_log)
+    assert checked_contacts > 0
+
+
+def test_keys_were_pressed_and_episode_metrics_are_means_of_step_metrics(rollout, envs):
+    """The rollout presses keys (it tests contacts, not only free motion), and the JAX
+    episode F1/precision/recall are ``pianoenv.metrics``' means over the steps."""
+    from pianoenv.metrics import EpisodeMetrics
+
     env = envs[0]
-    _, mjx_states, cpu_runs = rollout
-    pressed_any = sum(int(np.asarray(s.info["pressed"]).sum()) for s in mjx_states)
-    assert pressed_any > 0
-    last = jax.tree.map(lambda x: x[0], mjx_states[-1])
-    cpu_metrics = cpu_runs[0][2]
-    got = env.episode_metrics(last)
-    assert got["steps"] == cpu_metrics["steps"] == STEPS
-    for key in ("precision", "recall", "f1"):
-        assert got[key] == pytest.approx(cpu_metrics[key], abs=0.1)
+    _, mjx_states, _ = rollout
+    assert sum(int(np.asarray(s.info["pressed"]).sum()) for s in mjx_states) > 0
+    goals = np.asarray(env.song_goals.keys, bool)
     for b in range(2):
-        mjx_log = [c for t, s in enumerate(mjx_states)
-                   for c in env.contact_log(t, np.asarray(s.info["contacts"][b]))]
-        cpu_log = [c for step in cpu_runs[b][1] for c in step[3]]
-        assert len(mjx_log) > 0 or len(cpu_log) == 0
-        # identical up to the steps where a key sits at the pressed threshold
-        assert len(set(mjx_log) ^ set(cpu_log)) <= max(1, len(cpu_log) // 5)
+        reference = EpisodeMetrics()
+        for t, s in enumerate(mjx_states):
+            reference.add_step(goals[t], np.asarray(s.info["pressed"][b]))
+        got = env.episode_metrics(jax.tree.map(lambda x: x[b], mjx_states[-1]))
+        want = reference.summary()
+        assert got["steps"] == want["steps"] == STEPS
+        for key in ("precision", "recall", "f1"):
+            assert got[key] == pytest.approx(want[key], abs=1e-6)
 
 
 def test_episode_truncates_after_the_last_step(envs):

@@ -85,3 +85,32 @@ def test_from_train_config_takes_the_run_fields():
     assert (cfg.song, cfg.hand, cfg.seed, cfg.steps, cfg.env_kwargs) == \
         ("twinkle:1", "allegro_like", 7, 1000, {"max_steps": 40})
     assert (cfg.mjx_iterations, cfg.mjx_ls_iterations, cfg.max_contact_points) == (2, 6, 20)
+
+
+def test_cli_backend_mjx_dispatches_to_ppo(monkeypatch, tmp_path, capsys):
+    """``pianohands train --backend mjx`` builds the PPO config from the usual flags (the
+    training itself is the fixture's; here only the wiring, without compiling)."""
+    from training import mjx_ppo
+    from training.cli import main
+
+    seen = {}
+
+    def fake_train(config, out, **kwargs):
+        seen.update(config=config, out=out, **kwargs)
+        return {"steps": config.steps, "num_envs": config.num_envs, "wall_time_s": 1.0,
+                "last_eval": {"f1": 0.25}}
+
+    monkeypatch.setattr(mjx_ppo, "train", fake_train)
+    out = tmp_path / "run"
+    assert main(["train", "--backend", "mjx", "--song", "demo_short", "--hand", "shadow_four",
+                 "--steps", "5000", "--seed", "3", "--hidden-dims", "64,64",
+                 "--env-arg", "max_steps=20", "--out", str(out), "--no-progress",
+                 "--time-budget", "2"]) == 0
+    cfg = seen["config"]
+    assert (cfg.song, cfg.hand, cfg.steps, cfg.seed, cfg.hidden_dims, cfg.env_kwargs) == \
+        ("demo_short", "shadow_four", 5000, 3, (64, 64), {"max_steps": 20})
+    assert seen["out"] == out and seen["time_budget_s"] == 120.0 and seen["progress"] is False
+    assert "PPO on MJX" in capsys.readouterr().out
+    assert main(["train", "--backend", "tpu", "--out", str(out)]) == 2
+    assert "--backend" in capsys.readouterr().err
+    assert main(["train", "--backend", "mjx", "--resume", "--out", str(out)]) == 2

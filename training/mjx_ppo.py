@@ -485,11 +485,13 @@ def train(config: PPOConfig, out: str | Path, *, progress: bool = True,
 
 def from_train_config(train_config: TrainConfig, **overrides: Any) -> PPOConfig:
     """A PPO config for ``pianohands train --backend mjx``: the run fields (song, hand,
-    fingering, seed, steps, evaluation and checkpoint schedule, env arguments) come from
-    the CPU trainer's config, the PPO and MJX settings are this module's defaults."""
+    fingering, seed, steps, evaluation and checkpoint schedule, env arguments) and the
+    network's hidden sizes and activation come from the CPU trainer's config; the PPO and
+    MJX settings are this module's defaults (``python -m training.mjx_ppo`` sets them all)."""
     tc = train_config
     return PPOConfig(song=tc.song, hand=tc.hand, fingering=tc.fingering, seed=tc.seed,
-                     steps=tc.steps, eval_interval=tc.eval_interval,
+                     steps=tc.steps, hidden_dims=tuple(tc.agent.hidden_dims),
+                     activation=tc.agent.activation, eval_interval=tc.eval_interval,
                      checkpoint_interval=tc.checkpoint_interval,
                      keep_checkpoints=tc.keep_checkpoints, env_kwargs=dict(tc.env_kwargs),
                      **overrides).validate()

@@ -46,6 +46,8 @@ kinematics and collision run once more, which leaves ``Data`` in that same state
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -55,7 +57,9 @@ import jax
 import jax.numpy as jnp
 import mujoco
 import numpy as np
-from mujoco import mjx
+
+with contextlib.redirect_stdout(io.StringIO()):  # MJX 3.17 prints "Failed to import warp"
+    from mujoco import mjx                       # when its optional Warp backend is absent
 
 from fingering.notes import NUM_KEYS
 from handspec.spec import HandSpec
