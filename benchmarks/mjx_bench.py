@@ -108,13 +108,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{config.as_dict()}")
     cpu = {h: cpu_steps_per_s(goals, load_hand(h), args.cpu_steps) for h in hands}
     print(f"{'hand':<14}{'envs':>7}{'MJX steps/s':>14}{'CPU env steps/s':>17}{'MJX/CPU':>9}"
-          f"{'1st call s':>12}{'state MiB':>11}{'memory MiB':>18}{'keys down':>11}")
+          f"{'1st call s':>12}{'state MiB':>11}{'memory MiB':>22}{'keys down':>11}")
     for hand in hands:
         for row in bench_hand(hand, goals, sizes, args.inner, args.repeats, config):
             print(f"{hand:<14}{row['envs']:>7}{row['steps_per_s']:>14.0f}{cpu[hand]:>17.0f}"
                   f"{row['steps_per_s'] / cpu[hand]:>9.2f}{row['first_call_s']:>12.1f}"
                   f"{row['state_mib']:>11.1f}{row['mem_mib']:>11.0f} ({row['mem_kind']})"
-                  f"{row['pressed']:>8}", flush=True)
+                  f"{row['pressed']:>11}", flush=True)
     return 0
 
 
