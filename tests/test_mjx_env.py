@@ -22,6 +22,7 @@ import pytest
 
 jax = pytest.importorskip("jax")
 pytest.importorskip("mujoco.mjx")
+pytestmark = pytest.mark.slow  # compiles the MJX physics: minutes on a cold XLA cache
 
 import jax.numpy as jnp  # noqa: E402
 

@@ -8,6 +8,7 @@ import pytest
 
 jax = pytest.importorskip("jax")
 pytest.importorskip("mujoco.mjx")
+pytestmark = pytest.mark.slow  # compiles the MJX physics: minutes on a cold XLA cache
 
 from handspec.errors import InputError  # noqa: E402
 from training import checkpoint as ckpt  # noqa: E402

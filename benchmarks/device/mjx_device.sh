@@ -24,7 +24,8 @@ WHEELS=(mujoco==3.17.0 mujoco-mjx==3.17.0 dm-control==1.0.50 dm-env==1.6 pydanti
         pyopengl==3.1.10 glfw==2.11.0 tensorboardX==2.6.5)
 
 if [[ "${1:-}" == "fetch" ]]; then
-  grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> "$(git rev-parse --git-common-dir)/info/exclude"
+  exclude="$(git rev-parse --git-path info/exclude)"
+  grep -qx '/.whl/' "$exclude" 2>/dev/null || echo '/.whl/' >> "$exclude"
   mkdir -p .whl
   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
