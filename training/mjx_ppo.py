@@ -12,7 +12,10 @@ sizes), ``train.csv``, ``episodes.csv``, ``eval.csv``, ``tb/``, ``checkpoints/``
 
 Evaluation: one deterministic episode in the MJX environment every ``eval_interval`` steps
 (``eval.csv``), run through the same jitted rollout as training (XLA compiles the physics
-once per program: ~1-2 min each on a small CPU).
+once per program: minutes on a small CPU). That rollout steps all ``num_envs`` pianos, so
+an evaluation costs ``num_envs x song length`` simulated steps (identical copies without
+initial noise; they are not counted as training steps): keep ``eval_interval`` well above
+that (the default 4M against 1024 x 600 for Twinkle).
 
 Checkpoints and ``pianohands eval``: the policy is the DroQ actor of
 ``training.networks.Actor`` (MLP, tanh-squashed Gaussian), so a checkpoint is a DroQ
@@ -80,7 +83,7 @@ class PPOConfig:
     hidden_dims: tuple[int, ...] = (256, 256, 256)
     activation: str = "silu"
     init_log_std: float = -0.5         # bias of the actor's log-std head at the start
-    eval_interval: int = 1_000_000     # environment steps between deterministic evaluations
+    eval_interval: int = 4_000_000     # environment steps between deterministic evaluations
     checkpoint_interval: int = 5_000_000
     keep_checkpoints: int = 2
     mjx_iterations: int = 2            # RP1M A.4 (pianoenv.mjx.MjxConfig)

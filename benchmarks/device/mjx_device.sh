@@ -71,7 +71,7 @@ echo "== benchmarks done ($(( $(date +%s) - start )) s so far)"
 left=$(( 560 - ($(date +%s) - start) ))
 if (( left > 60 )); then
   timeout $left python3 -m training.mjx_ppo --song twinkle --hand shadow_five --out /tmp/ppo_twinkle \
-    --num-envs "${best:-1024}" --steps 40000000 --time-budget $(( left - 40 )) --eval-interval 2000000 \
+    --num-envs "${best:-1024}" --steps 40000000 --time-budget $(( left - 40 )) --eval-interval 5000000 \
     --no-progress
   cat /tmp/ppo_twinkle/summary.json 2>/dev/null
   # one file back (the tool returns at most 8); checkpoints stay behind (size)
