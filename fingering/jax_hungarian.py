@@ -162,3 +162,23 @@ def solve_padded(costs: np.ndarray, key_valid: np.ndarray | None = None,
     bi, fi = np.nonzero(col >= 0)
     finger_of_key[bi, col[bi, fi]] = fi
     return finger_of_key, feasible
+
+
+def assign(cost, key_valid, finger_valid):
+    """One (K, F) problem inside a caller's jitted/vmapped code: (finger_of_key (K,), feasible).
+
+    The traceable form of ``solve_padded`` for code that is already JAX (e.g. the MJX piano
+    environment computing its OT reward on the device): same rules, same padding masks, in
+    the caller's dtype (float32 under default JAX: ties may break differently from float64,
+    the optimal total cost agrees to float32 precision). The smaller side becomes the rows,
+    a static choice since shapes are static.
+    """
+    import jax.numpy as jnp
+
+    num_keys, num_fingers = cost.shape
+    if num_keys <= num_fingers:
+        col, feasible = _solve_one(cost, key_valid, finger_valid)
+        return col, feasible
+    key_of_finger, feasible = _solve_one(cost.T, finger_valid, key_valid)
+    hit = key_of_finger[None, :] == jnp.arange(num_keys)[:, None]  # (K, F)
+    return jnp.where(hit.any(axis=1), jnp.argmax(hit, axis=1), -1).astype(jnp.int32), feasible

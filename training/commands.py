@@ -146,8 +146,15 @@ def train_command(**options: Any) -> None:
     progress = options.pop("progress")
     tensorboard = options.pop("tensorboard")
     minutes = options.pop("time_budget_minutes")
+    backend = options.pop("backend")
+    if backend not in ("cpu", "mjx"):
+        raise InputError(f"unknown backend {backend!r}; one of cpu, mjx", field="--backend")
     run, agent = overrides_from_options(options)
     enable_compilation_cache()
+    if backend == "mjx":
+        _train_mjx(build_config(TrainConfig.load(config_file) if config_file else TrainConfig(),
+                                run, agent), out, resume, progress, tensorboard, minutes)
+        return
     if resume:
         saved_path = out / "config.json"
         if not saved_path.is_file():
@@ -177,6 +184,22 @@ def train_command(**options: Any) -> None:
                f"{summary['wall_time_s']:.0f} s, last eval F1 {f1}")
 
 
+def _train_mjx(config: TrainConfig, out: Path, resume: bool, progress: bool, tensorboard: bool,
+               minutes: float | None) -> None:
+    """``--backend mjx``: PPO on the MJX environment (``training.mjx_ppo``), with the run
+    fields of ``config`` and that module's PPO defaults; same run directory and eval."""
+    if resume:
+        raise InputError("runs of --backend mjx do not resume; start a new run", field="--resume")
+    from training import mjx_ppo
+
+    summary = mjx_ppo.train(mjx_ppo.from_train_config(config), out, progress=progress,
+                            tensorboard=tensorboard,
+                            time_budget_s=None if minutes is None else 60.0 * minutes)
+    f1 = (summary.get("last_eval") or {}).get("f1")
+    typer.echo(f"{out}: {summary['steps']} steps (PPO on MJX, {summary['num_envs']} envs), "
+               f"{summary['wall_time_s']:.0f} s, last eval F1 {'n/a' if f1 is None else f'{f1:.3f}'}")
+
+
 def _train_signature() -> inspect.Signature:
     P = inspect.Parameter
     params = [
@@ -193,6 +216,9 @@ def _train_signature() -> inspect.Signature:
         P("time_budget_minutes", P.KEYWORD_ONLY, default=None,
           annotation=Annotated[float | None, typer.Option(
               "--time-budget", help="stop (with a checkpoint) after this many minutes")]),
+        P("backend", P.KEYWORD_ONLY, default="cpu", annotation=Annotated[str, typer.Option(
+            "--backend", help="cpu: DroQ on the CPU env; mjx: PPO on the MJX env "
+                              "(training.mjx_ppo; of the agent flags only --hidden-dims and --activation apply)")]),
     ]
     for _, f, default in _config_fields():
         annotation, option = _option_for(f, default)
