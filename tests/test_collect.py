@@ -160,9 +160,9 @@ def test_baseline_policies(source):
 def tiny_run(tmp_path_factory):
     """A run directory with an untrained DroQ checkpoint (the trainer's own formats)."""
     from training import checkpoint as ckpt
-    from training.agent import DroQ
-    from training.config import DroQConfig, TrainConfig
-    from training.envwrap import make_env
+    from training.rl.agent import DroQ
+    from training.rl.config import DroQConfig, TrainConfig
+    from training.rl.envwrap import make_env
 
     run = tmp_path_factory.mktemp("run")
     config = TrainConfig(song="twinkle:1", hand="shadow_five", steps=100,

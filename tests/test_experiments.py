@@ -1,6 +1,6 @@
 """Experiment machinery: 95% CIs, the experiment directory, resume, summary.json.
 
-Trainer runs here use ``training.fake_env`` (no MuJoCo) and budgets below the replay's batch
+Trainer runs here use ``tests/fake_env.py`` (no MuJoCo) and budgets below the replay's batch
 size, so no gradient update is compiled; the real environment is exercised in
 ``test_experiments_real.py``.
 """
@@ -20,11 +20,11 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from handspec.errors import InputError
-from training.envwrap import TrainingEnv
+from training.rl.envwrap import TrainingEnv
 from training.experiments import common
 from training.experiments.cross_embodiment import run_cross_embodiment
 from training.experiments.fig2 import run_fig2
-from training.fake_env import FakePianoEnv
+from fake_env import FakePianoEnv
 
 
 # ------------------------------------------------------------------------------ statistics
@@ -134,7 +134,7 @@ def fake_factory(config, rng):
 @pytest.fixture(scope="module")
 def small_agent(tmp_path_factory):
     """A config.json with a small network (fast to initialise); the schedule is the default."""
-    from training.config import DroQConfig, TrainConfig
+    from training.rl.config import DroQConfig, TrainConfig
 
     path = tmp_path_factory.mktemp("cfg") / "config.json"
     TrainConfig(warmup_steps=1_000, eval_interval=1_000, keep_checkpoints=1, save_replay=True,
@@ -281,7 +281,7 @@ def test_sigterm_checkpoints_like_ctrl_c_and_the_run_resumes(tmp_path, TINY):
 
 
 def test_run_config_replay_capacity():
-    from training.config import TrainConfig
+    from training.rl.config import TrainConfig
 
     base = TrainConfig(batch_size=64)
     assert common.run_config(base, song="s", hand="h", fingering="ot", seed=1, steps=500).buffer_size == 501

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from training.cli import main
-from training.config import DroQConfig, TrainConfig
+from training.rl.config import DroQConfig, TrainConfig
 
 TINY = ["--song", "demo_short", "--hidden-dims", "16", "--batch-size", "16",
         "--buffer-size", "1000", "--warmup-steps", "40", "--no-progress", "--no-tensorboard"]
@@ -179,8 +179,8 @@ def test_a_corrupt_newest_checkpoint_is_one_warning_line_and_the_previous_is_use
     import numpy as np
 
     from training import checkpoint as ckpt
-    from training.agent import DroQ
-    from training.envwrap import make_env
+    from training.rl.agent import DroQ
+    from training.rl.envwrap import make_env
 
     config = TrainConfig(song="demo_short", agent=DroQConfig(hidden_dims=(8,)))
     config.save(tmp_path / "config.json")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from handspec.errors import InputError
 from training.commands import _config_fields, overrides_from_options, resume_config
-from training.config import DroQConfig, TrainConfig
+from training.rl.config import DroQConfig, TrainConfig
 
 
 def test_defaults_are_rp1m_table_4():

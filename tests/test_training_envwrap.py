@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from training.envwrap import TrainingEnv
-from training.fake_env import FakePianoEnv
+from training.rl.envwrap import TrainingEnv
+from fake_env import FakePianoEnv
 
 
 @pytest.fixture

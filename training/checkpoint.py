@@ -31,7 +31,7 @@ import jax
 import numpy as np
 
 from handspec.errors import InputError
-from training.config import atomic_write_bytes
+from handspec.atomic import write_bytes as atomic_write_bytes
 
 MAGIC = b"PIANOHANDS-CKPT-1\n"
 _NAME = re.compile(r"^step_(\d+)\.ckpt$")

@@ -63,7 +63,7 @@ class BaselinePolicy:
 class DroQPolicy:
     """A trained DroQ actor acting on raw pianoenv timesteps.
 
-    Observations are split as in training (``training.envwrap.TrainingEnv.split``) and the
+    Observations are split as in training (``training.rl.envwrap.TrainingEnv.split``) and the
     actor's [-1, 1] action is mapped to the actuators' range (``to_env_action``). Stochastic
     by default (samples of the tanh-Gaussian, like the 500 rollouts of RP1M); the sampling
     key of step t of an episode is ``fold_in(PRNGKey(episode seed), t)``.
@@ -83,7 +83,7 @@ class DroQPolicy:
         self._t = 0
 
     def __call__(self, timestep: dm_env.TimeStep) -> np.ndarray:
-        from training.rollout import obs_batch
+        from training.rl.policy import obs_batch
 
         obs = self.wrapper.split(timestep.observation)
         action = np.asarray(self.agent.act(self.state, obs_batch(obs), self._key, self._t,
@@ -106,7 +106,7 @@ class PolicySource:
 
 def load_policy(run_dir: str | Path, *, deterministic: bool = False,
                 checkpoint: str | Path | None = None) -> PolicySource:
-    """The environment and policy of a training run directory (``training.loop.Trainer``).
+    """The environment and policy of a training run directory (``training.rl.loop.Trainer``).
 
     Gives the raw pianoenv environment the run trained on (same
     song, hand, fingering and ``env_kwargs``), the policy from the newest readable checkpoint

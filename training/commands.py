@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from handspec.errors import InputError
-from training.config import DroQConfig, TrainConfig
+from training.rl.config import DroQConfig, TrainConfig
 from training.jaxcache import enable_compilation_cache
 
 # Fields that may change when resuming: they alter the schedule, not the learning problem.
@@ -158,7 +158,7 @@ def train_command(**options: Any) -> None:
     else:
         base = TrainConfig.load(config_file) if config_file else TrainConfig()
         config = build_config(base, run, agent)
-    from training.loop import Trainer
+    from training.rl.loop import Trainer
 
     with _cli_warnings():
         trainer = Trainer(config, out, resume=resume, progress=progress, tensorboard=tensorboard,

@@ -131,7 +131,7 @@ def stats(paths: PathsArg,
     """RP1M Fig. 4 panels (pressed keys by colour, active keys per piece, F1) as PNG."""
     import numpy as np
 
-    from training.config import atomic_write_text
+    from handspec.atomic import write_text as atomic_write_text
     from training.dataset import compute_stats, plot_fig4
 
     st = compute_stats(expand_paths(paths))

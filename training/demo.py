@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from handspec.errors import InputError
-from training.config import DroQConfig, TrainConfig, atomic_write_text
+from training.rl.config import DroQConfig, TrainConfig, atomic_write_text
 
 RANDOM_EPISODES = 3
 
@@ -38,8 +38,8 @@ def demo_config(song: str, hand: str, fingering: str, seed: int, steps: int) -> 
 
 
 def random_policy_f1(config: TrainConfig, episodes: int = RANDOM_EPISODES) -> dict[str, float]:
-    from training.envwrap import make_env
-    from training.rollout import random_policy, run_episode
+    from training.rl.envwrap import make_env
+    from training.rl.policy import random_policy, run_episode
 
     rng = np.random.default_rng(config.seed + 10_000)
     env = make_env(config.song, config.hand, config.fingering, rng, config.env_kwargs)
@@ -64,7 +64,7 @@ def run_demo(out: str | Path, *, minutes: float = 8.5, song: str = "demo_short",
              hand: str = "shadow_five", fingering: str = "ot", seed: int = 0,
              steps: int = 60_000, progress: bool = True) -> dict[str, Any]:
     from training.evaluate import evaluate_run
-    from training.loop import Trainer
+    from training.rl.loop import Trainer
     from training.runlog import CsvLog, plot_f1_curve
 
     out = Path(out)

@@ -27,8 +27,8 @@ import numpy as np
 from fingering.notes import FINGER_NAMES, Note, NoteSequence
 from handspec.errors import InputError
 from training import checkpoint as ckpt
-from training.agent import DroQ
-from training.config import TrainConfig, atomic_write_text
+from training.rl.agent import DroQ
+from training.rl.config import TrainConfig, atomic_write_text
 
 Contact = tuple[int, str, str, int]
 
@@ -103,7 +103,7 @@ def _prepared_pig(pig: Path, song: str) -> NoteSequence:
 
 def load_agent(run: Path, checkpoint: Path | None = None):
     """(config, env, agent, state, checkpoint) for a run directory."""
-    from training.envwrap import make_env
+    from training.rl.envwrap import make_env
 
     run = Path(run)
     config = TrainConfig.load(run / "config.json")
@@ -130,8 +130,8 @@ def evaluate_run(run: str | Path, *, pig: Path | None = None, song: str | None =
                  checkpoint: Path | None = None) -> dict[str, Any]:
     import jax
 
-    from training.envwrap import make_env
-    from training.rollout import agent_policy, run_episode
+    from training.rl.envwrap import make_env
+    from training.rl.policy import agent_policy, run_episode
 
     run = Path(run)
     if not (run / "config.json").is_file():

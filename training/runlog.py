@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from training.config import atomic_write_text
+from handspec.atomic import write_text as atomic_write_text
 
 
 class CsvLog:

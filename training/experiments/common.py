@@ -45,7 +45,7 @@ import numpy as np
 
 from handspec.atomic import atomic_output, write_text
 from handspec.errors import InputError
-from training.config import TrainConfig
+from training.rl.config import TrainConfig
 
 # Fields of TrainConfig an experiment sets per run, and those that may grow on a re-run.
 PER_RUN_FIELDS = ("song", "hand", "fingering", "seed", "steps")
@@ -332,7 +332,7 @@ EnvFactory = Callable[[TrainConfig, np.random.Generator], Any]
 
 def default_env_factory(config: TrainConfig, rng: np.random.Generator) -> Any:
     """The trainer's own environment factory (imported on use: it pulls in JAX)."""
-    from training.loop import default_env_factory as factory
+    from training.rl.loop import default_env_factory as factory
 
     return factory(config, rng)
 
@@ -414,7 +414,7 @@ def train_seed(exp: ExperimentDir, arm: str, config: TrainConfig, *, env_factory
     final policy without reading the checkpoint back.
     """
     from training import checkpoint as ckpt
-    from training.loop import Trainer
+    from training.rl.loop import Trainer
 
     out = exp.run_dir(arm, config.seed)
     summary = _read_summary(out / "summary.json")
@@ -461,7 +461,7 @@ def final_evaluation(run: SeedRun, trainer: Any, env_factory: EnvFactory,
     training step is reused, so resuming an experiment does not re-run finished seeds.
     ``out_dir`` replaces ``<run>/final`` (to leave a loaded run's directory untouched).
     """
-    from training.rollout import agent_policy, run_episode
+    from training.rl.policy import agent_policy, run_episode
 
     out = Path(out_dir) if out_dir is not None else run.path / FINAL_DIR
     cached = _read_summary(out / "final_eval.json")
@@ -508,7 +508,7 @@ def final_evaluation(run: SeedRun, trainer: Any, env_factory: EnvFactory,
 
 def _restore(run: SeedRun, env: Any):
     from training import checkpoint as ckpt
-    from training.agent import DroQ
+    from training.rl.agent import DroQ
 
     agent = DroQ(run.config.agent, env.layout.dense_dim, env.layout.num_bits, env.action_dim)
     found = ckpt.load_latest(ckpt.checkpoint_dir(run.path), agent.init(run.config.seed))
@@ -539,7 +539,7 @@ def read_learned_fingering(run: SeedRun):
 def random_baseline(exp: ExperimentDir, arm: str, config: TrainConfig, env_factory: EnvFactory,
                     episodes: int = 2) -> dict[str, float]:
     """F1 of the uniform-random policy on the arm's environment: the floor to beat (cached)."""
-    from training.rollout import random_policy, run_episode
+    from training.rl.policy import random_policy, run_episode
 
     path = exp.arm_dir(arm) / "random_policy.json"
     cached = _read_summary(path)

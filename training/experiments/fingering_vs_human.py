@@ -499,7 +499,7 @@ def _table(match: dict, per_hand: dict, human: dict | None, annotators: int) -> 
 
 def _loaded_run(run: Path, song: str | None, pig_dir, hand: str):
     """The saved config of a ``pianohands train`` run (its song and hand win)."""
-    from training.config import TrainConfig
+    from training.rl.config import TrainConfig
 
     if not (run / "config.json").is_file():
         raise InputError("not a run directory (no config.json)", file=run, field="--run")

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from handspec.errors import InputError
-from training.agent import Batch
-from training.networks import Obs
+from training.rl.agent import Batch
+from training.rl.networks import Obs
 
 ACTIVE_STEP = 8
 
@@ -209,7 +209,7 @@ class ReplayBuffer:
     def save(self, path: Path) -> None:
         import io
 
-        from training.config import atomic_write_bytes
+        from training.rl.config import atomic_write_bytes
 
         buffer = io.BytesIO()
         np.savez(buffer, **self.state_dict())

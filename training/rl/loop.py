@@ -38,11 +38,11 @@ import numpy as np
 
 from handspec.errors import InputError
 from training import checkpoint as ckpt
-from training.agent import DroQ
-from training.config import TrainConfig, atomic_write_text
-from training.envwrap import TrainingEnv, make_env
-from training.replay import ReplayBuffer
-from training.rollout import (
+from training.rl.agent import DroQ
+from training.rl.config import TrainConfig, atomic_write_text
+from training.rl.envwrap import TrainingEnv, make_env
+from training.rl.replay import ReplayBuffer
+from training.rl.policy import (
     ActiveCapacity,
     EpisodeResult,
     TermAverager,

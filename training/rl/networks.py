@@ -10,7 +10,7 @@ dropout then LayerNorm, every layer activated) cheaper to run on a CPU:
   multiplying by the 0/1 vector (``sparse=False``). Both compute the same function of the
   same parameters (a test checks it), so checkpoints do not depend on the mode. Binary
   inputs arrive as *active indices*: int32 ``(B, K)`` bit positions padded with ``num_bits``
-  (see ``training.replay.active_indices``).
+  (see ``training.rl.replay.active_indices``).
 * **Explicit ensemble axis.** The critics' parameters carry a leading ensemble axis ``E``.
   Their first layer, whose input is shared, is one ``(D, E*H)`` matmul rather than the
   broadcasting batched matmul ``nn.vmap`` produces (2x slower in XLA:CPU here).

@@ -25,7 +25,7 @@ import numpy as np
 from dm_env import specs
 
 from handspec.errors import InputError
-from training.replay import ObsLayout
+from training.rl.replay import ObsLayout
 
 
 class SplitObs(NamedTuple):

@@ -10,10 +10,10 @@ from typing import Any
 import jax
 import numpy as np
 
-from training.agent import AgentState, DroQ
-from training.envwrap import SplitObs, TrainingEnv
-from training.networks import Obs
-from training.replay import active_capacity, active_indices
+from training.rl.agent import AgentState, DroQ
+from training.rl.envwrap import SplitObs, TrainingEnv
+from training.rl.networks import Obs
+from training.rl.replay import active_capacity, active_indices
 
 Policy = Callable[[SplitObs, int], np.ndarray]
 
