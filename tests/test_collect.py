@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from handspec.errors import InputError
-from training.collect import (BaselinePolicy, baseline_policy, collect, dataset_meta,
-                              load_policy, rollout)
+from pianoenv.policy import make_policy
+from training.collect import (collect, dataset_meta, load_policy, registered_policy, rollout)
 from training.dataset import DemoFile, episode_seed, fingering_matrix, recompute_metrics, verify_file
 
 SONG = "demo_short"  # 100 steps
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def source():
-    return baseline_policy(SONG, "shadow_five", "random")
+    return registered_policy(SONG, "shadow_five", "random")
 
 
 def test_rollout_stores_what_the_environment_saw(source):
@@ -99,8 +99,8 @@ def test_an_exception_mid_collection_keeps_the_complete_episodes(source, tmp_pat
 
 COLLECT_SCRIPT = """
 import sys
-from training.collect import baseline_policy, collect
-src = baseline_policy("demo_short", "shadow_five", "random")
+from training.collect import collect, registered_policy
+src = registered_policy("demo_short", "shadow_five", "random")
 collect(src, sys.argv[1], 60, seed=4, commit_every=1, progress=False)
 """
 
@@ -148,11 +148,13 @@ def test_sigkill_mid_collection_leaves_complete_episodes_and_resumes(source, tmp
 
 def test_baseline_policies(source):
     env = source.env
-    zero = BaselinePolicy(env, "zero")
+    zero = make_policy("zero", env)
     ts = env.reset()
     np.testing.assert_array_equal(zero(ts), zero(ts))
-    with pytest.raises(InputError, match="unknown baseline"):
-        BaselinePolicy(env, "greedy")
+    np.testing.assert_array_equal(zero(ts), env.home_action())
+    assert registered_policy(SONG, "shadow_five", "zero").info == {"kind": "baseline:zero"}
+    with pytest.raises(InputError, match="unknown policy"):
+        registered_policy(SONG, "shadow_five", "greedy")
 
 
 # ----------------------------------------------------------------------------- DroQ runs

@@ -148,9 +148,9 @@ class BaselineSpecialist:
         return {"steps": 0, "wall_time_s": 0.0}
 
     def load(self, task: ChunkTask, run_dir: Path) -> PolicySource:
-        from training.collect import baseline_policy
+        from training.collect import registered_policy
 
-        return baseline_policy(task.song, task.hand, self.kind, fingering=task.fingering)
+        return registered_policy(task.song, task.hand, self.kind, fingering=task.fingering)
 
 
 def resolve_specialist(name: str) -> Specialist:

@@ -1,21 +1,33 @@
-"""Policies and one-episode rollouts shared by training, evaluation and the demo."""
+"""A trained DroQ actor as a ``pianoenv.policy.Policy``, and loading one from a run directory.
+
+``DroQPolicy`` acts on raw pianoenv timesteps like every other policy: it splits the
+observation as in training (``TrainingEnv.split``), runs the actor on a batch of one, and
+maps the [-1, 1] action to the actuators' range (``TrainingEnv.to_env_action``). So
+training evaluation, ``pianohands eval``, collection, the demo and the experiments all play
+it through ``pianoenv.episode.run_episode``.
+
+Sampling (``deterministic=False``, the 500 stochastic rollouts of RP1M): the key of step t
+of an episode is ``fold_in(PRNGKey(episode seed), t)``, so an episode is reproducible from
+its seed alone.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
 
+import dm_env
 import jax
 import numpy as np
 
+from handspec.errors import InputError
+from pianoenv.interface import PianoEnvironment
+from training import checkpoint as ckpt
 from training.rl.agent import AgentState, DroQ
-from training.rl.envwrap import SplitObs, TrainingEnv
+from training.rl.config import TrainConfig
+from training.rl.envwrap import SplitObs, TrainingEnv, make_env
 from training.rl.networks import Obs
 from training.rl.replay import active_capacity, active_indices
-
-Policy = Callable[[SplitObs, int], np.ndarray]
 
 
 def obs_batch(obs: SplitObs, capacity: int | None = None) -> Obs:
@@ -36,76 +48,79 @@ class ActiveCapacity:
         return self.value
 
 
-def agent_policy(agent: DroQ, state: AgentState, key: jax.Array, deterministic: bool,
-                 capacity: ActiveCapacity | None = None) -> Policy:
-    width = capacity or ActiveCapacity()
+class DroQPolicy:
+    """The actor of ``state`` acting in the environment wrapped by ``wrapper``.
 
-    def policy(obs: SplitObs, step: int) -> np.ndarray:
-        return np.asarray(agent.act(state, obs_batch(obs, width(obs)), key, step, deterministic))[0]
-    return policy
+    ``capacity`` may be shared with the trainer's acting (the same compiled widths).
+    """
 
+    def __init__(self, agent: DroQ, state: AgentState, wrapper: TrainingEnv, *,
+                 deterministic: bool = False, capacity: ActiveCapacity | None = None):
+        self.agent, self.state, self.wrapper = agent, state, wrapper
+        self.deterministic = deterministic
+        self.capacity = capacity or ActiveCapacity()
+        self._key = jax.random.PRNGKey(0)
+        self._t = 0
 
-def random_policy(rng: np.random.Generator, action_dim: int) -> Policy:
-    """Uniform in the canonical [-1, 1] box (robopianist-rl's warm-up and baseline)."""
-    def policy(obs: SplitObs, step: int) -> np.ndarray:
-        return rng.uniform(-1.0, 1.0, action_dim).astype(np.float32)
-    return policy
+    def reset(self, seed: int) -> None:
+        self._key = jax.random.PRNGKey(seed % (2 ** 32))
+        self._t = 0
+
+    def __call__(self, timestep: dm_env.TimeStep) -> np.ndarray:
+        obs = self.wrapper.split(timestep.observation)
+        batch = obs_batch(obs, self.capacity(obs))
+        action = np.asarray(self.agent.act(self.state, batch, self._key, self._t,
+                                           self.deterministic))[0]
+        self._t += 1
+        return self.wrapper.to_env_action(action)
 
 
 @dataclass
-class EpisodeResult:
-    episode_return: float
-    length: int
-    metrics: dict[str, float]                 # f1, precision, recall (env.episode_metrics)
-    reward_terms: dict[str, float]            # per-step mean of each named term
-    contact_log: list[tuple[int, str, str, int]] = field(default_factory=list)
-    frames: list[np.ndarray] = field(default_factory=list)
+class LoadedRun:
+    """A training run read back: its config, environment, agent and checkpoint."""
 
-    def row(self) -> dict[str, Any]:
-        return {"f1": self.metrics.get("f1", float("nan")),
-                "precision": self.metrics.get("precision", float("nan")),
-                "recall": self.metrics.get("recall", float("nan")),
-                "return": self.episode_return, "length": self.length,
-                **{f"reward/{k}": v for k, v in sorted(self.reward_terms.items())}}
+    config: TrainConfig
+    env: TrainingEnv              # the run's environment (``env.env`` is the raw one)
+    agent: DroQ
+    state: AgentState
+    checkpoint: ckpt.Checkpoint
 
-
-class TermAverager:
-    """Per-step mean of ``env.reward_terms`` over an episode."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, float] = defaultdict(float)
-        self.count = 0
-
-    def add(self, terms: dict[str, float] | None) -> None:
-        if terms:
-            for k, v in terms.items():
-                self.sums[k] += float(v)
-            self.count += 1
-
-    def means(self) -> dict[str, float]:
-        return {k: v / max(self.count, 1) for k, v in self.sums.items()}
+    def policy(self, *, deterministic: bool = True, env: PianoEnvironment | None = None) -> DroQPolicy:
+        """The run's actor as a policy for ``env`` (default: the run's own environment)."""
+        wrapper = self.env if env is None else TrainingEnv(env)
+        return DroQPolicy(self.agent, self.state, wrapper, deterministic=deterministic)
 
 
-def run_episode(env: TrainingEnv, policy: Policy, *, render: tuple[int, int] | None = None,
-                camera: str | int | None = None) -> EpisodeResult:
-    """Plays one episode; ``render=(width, height)`` also records frames."""
-    timestep = env.reset()
-    terms = TermAverager()
-    total, length = 0.0, 0
-    frames: list[np.ndarray] = []
+def check_run_dir(run: str | Path) -> Path:
+    """``run`` if it holds a config.json, else an ``InputError``."""
+    run = Path(run)
+    if not (run / "config.json").is_file():
+        raise InputError("not a run directory (no config.json)", file=run, field="RUN")
+    return run
 
-    def grab() -> None:
-        if render is not None:
-            kwargs = {} if camera is None else {"camera": camera}
-            frames.append(np.asarray(env.render(render[0], render[1], **kwargs)))
 
-    grab()
-    while not timestep.last():
-        timestep = env.step(policy(timestep.observation, length))
-        total += float(timestep.reward or 0.0)
-        length += 1
-        terms.add(getattr(env, "reward_terms", None))
-        grab()
-    metrics = dict(env.episode_metrics()) if hasattr(env, "episode_metrics") else {}
-    contacts = list(getattr(env, "contact_log", []) or [])
-    return EpisodeResult(total, length, metrics, terms.means(), contacts, frames)
+def load_run(run: str | Path, checkpoint: str | Path | None = None) -> LoadedRun:
+    """The config, environment and agent of a ``pianohands train`` run directory.
+
+    The newest readable checkpoint is used unless ``checkpoint`` names a file. A directory
+    without config.json, without a checkpoint, or with only corrupt ones is an
+    ``InputError`` naming the file, raised before the environment is built.
+    """
+    run = check_run_dir(run)
+    config = TrainConfig.load(run / "config.json")
+    directory = ckpt.checkpoint_dir(run)
+    if checkpoint is None:  # fail before building the environment and compiling
+        if not ckpt.list_checkpoints(directory):
+            raise InputError("no checkpoint yet (train first)", file=directory, field="checkpoint")
+        ckpt.check_intact(directory)
+    elif not Path(checkpoint).is_file():
+        raise InputError("no such file", file=checkpoint, field="--checkpoint")
+    env = make_env(config.song, config.hand, config.fingering,
+                   np.random.default_rng(config.seed), config.env_kwargs)
+    agent = DroQ(config.agent, env.layout.dense_dim, env.layout.num_bits, env.action_dim)
+    template = agent.init(config.seed)
+    if checkpoint is not None:
+        found = ckpt.read_checkpoint(Path(checkpoint), template)
+    else:
+        found = ckpt.load_latest(directory, template)
+    return LoadedRun(config, env, agent, found.agent, found)
