@@ -22,6 +22,7 @@ from scipy import stats
 from handspec.errors import InputError
 from training.rl.envwrap import TrainingEnv
 from training.experiments import common
+from training.experiments.budget import run_config
 from training.experiments.cross_embodiment import run_cross_embodiment
 from training.experiments.fig2 import run_fig2
 from fake_env import FakePianoEnv
@@ -284,9 +285,9 @@ def test_run_config_replay_capacity():
     from training.rl.config import TrainConfig
 
     base = TrainConfig(batch_size=64)
-    assert common.run_config(base, song="s", hand="h", fingering="ot", seed=1, steps=500).buffer_size == 501
-    assert common.run_config(base, song="s", hand="h", fingering="ot", seed=1, steps=10).buffer_size == 65
-    fixed = common.run_config(base, song="s", hand="h", fingering="ot", seed=1, steps=500,
+    assert run_config(base, song="s", hand="h", fingering="ot", seed=1, steps=500).buffer_size == 501
+    assert run_config(base, song="s", hand="h", fingering="ot", seed=1, steps=10).buffer_size == 65
+    fixed = run_config(base, song="s", hand="h", fingering="ot", seed=1, steps=500,
                               replay_capacity=10_000)
     assert fixed.buffer_size == 10_000 and fixed.seed == 1 and fixed.steps == 500
 

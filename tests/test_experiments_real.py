@@ -87,7 +87,7 @@ def test_fig2_and_cross_embodiment_commands(tmp_path, capsys):
 
     config = TrainConfig.load(out / "human" / "seed_0" / "config.json")
     assert config.env_kwargs == {"max_steps": 20}
-    assert default_env_factory(config, np.random.default_rng(0)).num_steps == 20
+    assert default_env_factory(config, np.random.default_rng(0)).env.num_steps == 20
     out = tmp_path / "cross"
     assert main(["experiment", "cross-embodiment", "--song", "demo_short", "--max-episode-steps", "20",
                  "--hands", "shadow_five", "allegro_like", "--out", str(out), *TINY]) == 0

@@ -107,7 +107,7 @@ class Trainer:
                  tensorboard: bool = True, time_budget_s: float | None = None,
                  on_eval: Callable[[int, EpisodeResult], None] | None = None):
         self.paths = RunPaths(Path(out))
-        self.config = config.validate()
+        self.config = config
         self.resume = resume
         self.env_factory = env_factory or default_env_factory
         self.progress = progress

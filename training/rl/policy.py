@@ -99,11 +99,13 @@ def check_run_dir(run: str | Path) -> Path:
     return run
 
 
-def load_run(run: str | Path, checkpoint: str | Path | None = None) -> LoadedRun:
+def load_run(run: str | Path, checkpoint: str | Path | None = None, *,
+             env: TrainingEnv | None = None) -> LoadedRun:
     """The config, environment and agent of a ``pianohands train`` run directory.
 
-    The newest readable checkpoint is used unless ``checkpoint`` names a file. A directory
-    without config.json, without a checkpoint, or with only corrupt ones is an
+    The newest readable checkpoint is used unless ``checkpoint`` names a file. ``env``
+    replaces the environment built from the run's config (an experiment's own factory).
+    A directory without config.json, without a checkpoint, or with only corrupt ones is an
     ``InputError`` naming the file, raised before the environment is built.
     """
     run = check_run_dir(run)
@@ -115,8 +117,9 @@ def load_run(run: str | Path, checkpoint: str | Path | None = None) -> LoadedRun
         ckpt.check_intact(directory)
     elif not Path(checkpoint).is_file():
         raise InputError("no such file", file=checkpoint, field="--checkpoint")
-    env = make_env(config.song, config.hand, config.fingering,
-                   np.random.default_rng(config.seed), config.env_kwargs)
+    if env is None:
+        env = make_env(config.song, config.hand, config.fingering,
+                       np.random.default_rng(config.seed), config.env_kwargs)
     agent = DroQ(config.agent, env.layout.dense_dim, env.layout.num_bits, env.action_dim)
     template = agent.init(config.seed)
     if checkpoint is not None:
