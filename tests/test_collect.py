@@ -219,7 +219,25 @@ def test_cli_collect_baseline_then_verify(main, tmp_path, capsys):
     assert capsys.readouterr().err.strip().startswith(f"error: {out}: seed: exists and was collected")
 
 
+def test_cli_collect_any_registered_policy(main, tmp_path, capsys):
+    """``--policy NAME`` is the baseline RUN spelling for any registered policy: the same
+    episodes and the same provenance as ``baseline:random``."""
+    by_policy, by_run = tmp_path / "p.h5", tmp_path / "r.h5"
+    common = ["--song", SONG, "--episodes", "2", "--seed", "3", "--no-progress"]
+    assert main(["collect", "--policy", "random", "--out", str(by_policy), *common]) == 0
+    assert main(["collect", "baseline:random", "--out", str(by_run), *common]) == 0
+    capsys.readouterr()
+    with DemoFile(by_policy) as a, DemoFile(by_run) as b:
+        assert a.meta.policy == b.meta.policy == {"kind": "baseline:random"}
+        for i in range(2):
+            np.testing.assert_array_equal(a.episode(i).actions, b.episode(i).actions)
+
+
 @pytest.mark.parametrize("argv, expect", [
+    (["collect", "--out", "{tmp}/x.h5"], "error: RUN: give a RUN"),
+    (["collect", "baseline:zero", "--policy", "zero", "--song", SONG, "--out", "{tmp}/x.h5"], "error: --policy: give a RUN"),
+    (["collect", "--policy", "zero", "--out", "{tmp}/x.h5"], "error: --song: --policy needs --song"),
+    (["collect", "--policy", "clever", "--song", SONG, "--out", "{tmp}/x.h5"], "error: --policy: unknown policy 'clever'"),
     (["collect", "no/such/run", "--out", "{tmp}/x.h5"], "error: no/such/run: RUN: not a run directory"),
     (["collect", "baseline:zero", "--out", "{tmp}/x.h5"], "error: --song: a baseline RUN needs --song"),
     (["collect", "baseline:zero", "--song", "nope", "--out", "{tmp}/x.h5"], "error: nope"),

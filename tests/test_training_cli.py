@@ -45,6 +45,14 @@ def fails(capsys, argv: list[str], *needles: str) -> str:
     (["--steps", "ten"], ["--steps"]),
     (["--song", "no_such_song"], ["no_such_song", "song"]),
     (["--hand", "no_such_hand"], ["no_such_hand"]),
+    # issue 15: non-finite and out-of-range values are one line naming the field
+    (["--target-entropy", "nan"], ["target_entropy", "finite"]),
+    (["--actor-lr", "inf"], ["actor_lr", "finite"]),
+    (["--critic-lr", "0"], ["critic_lr"]),
+    (["--time-budget", "-1"], ["--time-budget", "> 0"]),
+    (["--time-budget", "nan"], ["--time-budget"]),
+    (["--seed", "-1"], ["seed", ">= 0"]),
+    (["--seed", "12345678901234567890"], ["seed", "must be < 4294967296"]),
 ])
 def test_bad_train_flags(capsys, tmp_path, flags, needles):
     fails(capsys, ["train", "--out", str(tmp_path / "run"), *flags], *needles)

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from handspec.errors import InputError
-from training.rl.config import TrainConfig
+from training.rl.config import TrainConfig, describe
 
 # Fields of TrainConfig an experiment sets per run.
 PER_RUN_FIELDS = ("song", "hand", "fingering", "seed", "steps")
@@ -70,11 +70,8 @@ class Budget(BaseModel):
         except ValidationError as exc:
             err = exc.errors()[0]
             name = str(err["loc"][0]) if err["loc"] else "budget"
-            ctx = err.get("ctx", {})
-            bound = next(((op, ctx[key]) for key, op in (("ge", ">="), ("gt", ">")) if key in ctx),
-                         None)
-            message = f"must be {bound[0]} {bound[1]}" if bound else err["msg"]
-            raise InputError(f"{message}, got {err['input']!r}", field=budget_flag(name)) from None
+            raise InputError(f"{describe(err)}, got {err['input']!r}",
+                             field=budget_flag(name)) from None
 
     def output(self, default_name: str) -> Path:
         return Path(self.out) if self.out is not None else Path("runs") / default_name

@@ -42,8 +42,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from scipy import stats
 
 from fingering.match import finger_usage
@@ -60,6 +58,7 @@ from training.rl.config import TrainConfig
 from training.rl.envwrap import TrainingEnv
 from training.rl.loop import Trainer, default_env_factory
 from training.rl.policy import DroQPolicy, load_run
+from training.runlog import new_figure, save_figure
 from training.seeds import FINAL_EVAL_ENV, RANDOM_BASELINE, derive_seed
 
 FINAL_DIR = "final"
@@ -528,19 +527,6 @@ def _rate(summary: Mapping[str, Any]) -> float | None:
 
 
 # ------------------------------------------------------------------------------ plots
-def _figure(width: float, height: float):
-    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def save_figure(fig, path: str | Path) -> Path:
-    """Saves a PNG atomically (``handspec.atomic``: nothing half-written on a crash)."""
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png")
-    return Path(path)
-
-
 ARM_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 
 
@@ -550,7 +536,7 @@ def plot_f1_bands(bands: Mapping[str, CurveBand], path: str | Path, *, title: st
 
     ``reference`` draws horizontal dashed lines (e.g. a random policy's F1).
     """
-    fig = _figure(6.4, 3.8)
+    fig = new_figure(6.4, 3.8)
     ax = fig.subplots()
     for i, (label, band) in enumerate(bands.items()):
         if not band.steps.size:
@@ -574,7 +560,7 @@ def plot_f1_bands(bands: Mapping[str, CurveBand], path: str | Path, *, title: st
 def plot_f1_bars(cis: Mapping[str, ConfidenceInterval], per_seed: Mapping[str, Sequence[float]],
                  path: str | Path, *, title: str, ylabel: str = "final F1") -> Path:
     """One bar per arm (mean over seeds) with its 95% CI and every seed as a dot."""
-    fig = _figure(1.6 + 1.3 * max(len(cis), 1), 3.6)
+    fig = new_figure(1.6 + 1.3 * max(len(cis), 1), 3.6)
     ax = fig.subplots()
     labels = list(cis)
     x = np.arange(len(labels))

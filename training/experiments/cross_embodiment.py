@@ -25,6 +25,7 @@ from handspec.errors import InputError
 from handspec.load import load_hand
 from training.experiments import common
 from training.experiments.budget import Budget
+from training.runlog import new_figure, save_figure
 
 DEFAULT_HANDS = ("shadow_five", "shadow_four")
 # RP1M, Sec. 4.2 "Cross Embodiments" (Sarabande, first 550 steps, full training budget).
@@ -159,7 +160,7 @@ def results_table(hands: Sequence[str], results: dict[str, common.ArmResult],
 def plot_usage_by_hand(usage: dict[str, Any], path: Path, *, title: str) -> Path:
     """Grouped bars: for each of the player's hands, the share of its pressed notes per
     finger, one bar colour per robot hand (pooled over seeds)."""
-    fig = common._figure(9, 3.6)
+    fig = new_figure(9, 3.6)
     axes = fig.subplots(1, 2, sharey=True)
     hands = [h for h, u in usage.items() if u is not None]
     width = 0.8 / max(len(hands), 1)
@@ -175,4 +176,4 @@ def plot_usage_by_hand(usage: dict[str, Any], path: Path, *, title: str) -> Path
     axes[0].set_ylabel("share of the hand's pressed notes")
     axes[1].legend(fontsize=8)
     fig.suptitle(title)
-    return common.save_figure(fig, path)
+    return save_figure(fig, path)

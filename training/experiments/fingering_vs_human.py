@@ -45,6 +45,7 @@ from handspec.reach import finger_reach
 from pianoenv.songs import load_song, parse_song_spec
 from training.experiments import common
 from training.experiments.budget import Budget
+from training.runlog import new_figure, save_figure
 from training.rl.config import TrainConfig
 
 ARM = "ot"
@@ -268,7 +269,7 @@ def plot_reach(human_pairs: list[dict], robot: list[dict], path: Path, *, title:
     """Key gap against the robot's span for each simultaneous same-hand finger pair.
 
     Points above the diagonal are human choices the robot cannot copy."""
-    fig = common._figure(5.6, 4.4)
+    fig = new_figure(5.6, 4.4)
     ax = fig.subplots()
     everything = human_pairs + robot
     top = max([p["gap_m"] for p in everything] + [p["span_m"] for p in everything] + [0.05]) * 1.1
@@ -285,7 +286,7 @@ def plot_reach(human_pairs: list[dict], robot: list[dict], path: Path, *, title:
            ylabel="gap between the two keys (m)", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
-    return common.save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 # ------------------------------------------------------------------------------ experiment

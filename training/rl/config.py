@@ -183,5 +183,17 @@ def _input_error(exc: ValidationError, model: type[BaseModel]) -> InputError:
     cause = err.get("ctx", {}).get("error")
     if isinstance(cause, InputError):  # raised by a validator of a nested model
         return InputError(cause.message, field=cause.field)
+    return InputError(f"{describe(err)}, got {err['input']!r}", field=field)
+
+
+_BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+
+
+def describe(err: Any) -> str:
+    """What a pydantic error asks for, as this project words it (``must be >= 1``)."""
+    ctx = err.get("ctx", {})
+    bound = next(((op, ctx[key]) for key, op in _BOUNDS if key in ctx), None)
+    if bound is not None:
+        return f"must be {bound[0]} {bound[1]}"
     message = err["msg"].removeprefix("Value error, ")
-    return InputError(f"{message[:1].lower()}{message[1:]}, got {err['input']!r}", field=field)
+    return message[:1].lower() + message[1:]
