@@ -17,6 +17,7 @@ from typing import Annotated, Iterator, Optional
 import typer
 
 from handspec.errors import InputError
+from training.cli_options import parse_key_values
 
 dataset_app = typer.Typer(help="Demonstration datasets (RP1M layout): info, verify, stats.",
                           no_args_is_help=True, add_completion=False)
@@ -243,15 +244,7 @@ def collect_command(
 def _parse_train_args(items: list[str], steps: int | None) -> dict:
     """``--train-arg KEY=VALUE`` (JSON values; ``agent.KEY`` for DroQ fields) -> overrides."""
     out: dict = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise InputError(f"expected KEY=VALUE, got {item!r}", field="--train-arg")
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
-            parsed = value
+    for key, parsed in parse_key_values(items, "--train-arg").items():
         if key.startswith("agent."):
             out.setdefault("agent", {})[key[len("agent."):]] = parsed
         else:
