@@ -12,7 +12,6 @@ from __future__ import annotations
 import inspect
 import json
 import math
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -100,7 +99,8 @@ def model_parameters(model: type[BaseModel], skip: tuple[str, ...] = ()) -> list
     """Keyword-only command parameters, one per field of ``model`` (nested models skipped)."""
     params = []
     for name, info in model.model_fields.items():
-        if name in skip or isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+        nested = isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)
+        if name in skip or nested:
             continue
         annotation, option = field_option(name, info)
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
@@ -124,12 +124,8 @@ def with_parameters(function: Any, params: list[inspect.Parameter]) -> Any:
     return function
 
 
-def keyword(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
+def keyword(name: str, annotation: Any,
+            default: Any = inspect.Parameter.empty) -> inspect.Parameter:
+    """A keyword-only command parameter (``annotation`` carries the typer option)."""
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
                              annotation=annotation)
-
-
-def check_path(path: Path | None, flag: str) -> None:
-    """A file option that must exist."""
-    if path is not None and not Path(path).is_file():
-        raise InputError("no such file", file=path, field=flag)

@@ -75,10 +75,13 @@ def _argv() -> list[str] | None:
     return sys.argv[1:] if Path(sys.argv[0]).name == "pianohands" else None
 
 
-def experiment_command(name: str, *, seeds: int) -> Callable[[Callable[..., None]], Callable[..., None]]:
+Command = Callable[..., None]
+
+
+def experiment_command(name: str, *, seeds: int) -> Callable[[Command], Command]:
     """Registers ``fn(own options..., budget: dict)`` as ``pianohands experiment NAME`` with
     its own options followed by the shared budget flags (default ``--seeds`` = ``seeds``)."""
-    def register(fn: Callable[..., None]) -> Callable[..., None]:
+    def register(fn: Command) -> Command:
         own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
                for p in inspect.signature(fn, eval_str=True).parameters.values()
                if p.name != "budget"]

@@ -318,9 +318,10 @@ def run_fingering_experiment(song: str | None, *, pig_dir: str | Path | None = N
     identity = {"song": source.train_song, "annotator_files": [p.name for p in source.files],
                 "hand": hand, "fingering": ARM,
                 "loaded_run": str(Path(run).resolve()) if run is not None else None}
-    exp = common.open_experiment(budget, "fingering", budget.output(f"fingering_{common.song_slug(source.train_song)}"),
-                      identity, base, steps=loaded.steps if loaded is not None else None,
-                      seeds=[loaded.seed] if loaded is not None else None)
+    out = budget.output(f"fingering_{common.song_slug(source.train_song)}")
+    exp = common.open_experiment(budget, "fingering", out, identity, base,
+                                 steps=loaded.steps if loaded is not None else None,
+                                 seeds=[loaded.seed] if loaded is not None else None)
     factory = common.default_env_factory
     if loaded is not None:
         runs = [_evaluate_loaded(exp, Path(run), loaded, factory)]
@@ -385,30 +386,9 @@ def compare_with_humans(runs: Sequence[common.SeedRun], labels: Sequence[str],
                                           title=f"{title}: human finger vs robot finger",
                                           machine_label="robot"),
     }
-    conflicts, human_pairs = [], []
-    for label, seq in zip(labels, humans):
-        c, p = reach_conflicts(seq, reach, shown, label)
-        conflicts += c
-        human_pairs += p
-    own = robot_pairs(common.read_contacts(runs[best]), reach)
-    files["reach"] = plot_reach(human_pairs, own, out / "reach.png",
-                                title=f"{title}: human chords vs {hand}'s reach")
-    example = next((c for c in conflicts if c.kind == "beyond reach" and c.robot_pressed_all),
-                   next((c for c in conflicts if c.kind == "beyond reach"), None))
-    differing = _differing_notes(shown, humans)
-    explained = _explained_by_reach(differing, conflicts, list(labels))
-    reach_summary = {
-        "robot_fingers": list(reach.fingers),
-        "max_span_m": np.round(reach.max_span, 4).tolist(),
-        "human_simultaneous_pairs": len(human_pairs),
-        "human_pairs_beyond_reach": sum(1 for c in conflicts if c.kind == "beyond reach"),
-        "human_notes_with_missing_finger": sum(1 for c in conflicts if c.kind == "missing finger"),
-        "robot_pairs": len(own), "robot_pairs_beyond_own_reach": sum(not p["feasible"] for p in own),
-        "differing_note_annotator_pairs": differing["count"],
-        "differing_explained_by_reach": explained,
-        "example": None if example is None else {**asdict(example), "text": example.describe()},
-        "conflicts": [{**asdict(c), "text": c.describe()} for c in conflicts[:200]],
-    }
+    reach_summary, files["reach"] = _reach_analysis(
+        labels, humans, shown, reach, runs[best], out / "reach.png",
+        title=f"{title}: human chords vs {hand}'s reach")
     usage_robot = finger_usage(learned)  # pooled over seeds
     table = _table(match, per_hand, human_baseline, len(humans))
     common.write_text(out / "table.md", table)
@@ -426,6 +406,35 @@ def compare_with_humans(runs: Sequence[common.SeedRun], labels: Sequence[str],
         "reach": reach_summary, "table_markdown": table,
         "plots": {k: str(v) for k, v in files.items()},
     }
+
+
+def _reach_analysis(labels: Sequence[str], humans: Sequence[NoteSequence], shown: NoteSequence,
+                    reach, run: common.SeedRun, path: Path, *,
+                    title: str) -> tuple[dict[str, Any], Path]:
+    """Which human choices the robot cannot reach, its own chords, and the reach plot."""
+    conflicts, human_pairs = [], []
+    for label, seq in zip(labels, humans):
+        c, p = reach_conflicts(seq, reach, shown, label)
+        conflicts += c
+        human_pairs += p
+    own = robot_pairs(common.read_contacts(run), reach)
+    plot = plot_reach(human_pairs, own, path, title=title)
+    example = next((c for c in conflicts if c.kind == "beyond reach" and c.robot_pressed_all),
+                   next((c for c in conflicts if c.kind == "beyond reach"), None))
+    differing = _differing_notes(shown, humans)
+    explained = _explained_by_reach(differing, conflicts, list(labels))
+    return {
+        "robot_fingers": list(reach.fingers),
+        "max_span_m": np.round(reach.max_span, 4).tolist(),
+        "human_simultaneous_pairs": len(human_pairs),
+        "human_pairs_beyond_reach": sum(1 for c in conflicts if c.kind == "beyond reach"),
+        "human_notes_with_missing_finger": sum(1 for c in conflicts if c.kind == "missing finger"),
+        "robot_pairs": len(own), "robot_pairs_beyond_own_reach": sum(not p["feasible"] for p in own),
+        "differing_note_annotator_pairs": differing["count"],
+        "differing_explained_by_reach": explained,
+        "example": None if example is None else {**asdict(example), "text": example.describe()},
+        "conflicts": [{**asdict(c), "text": c.describe()} for c in conflicts[:200]],
+    }, plot
 
 
 def _differing_notes(learned: NoteSequence, humans: Sequence[NoteSequence]) -> dict[str, Any]:

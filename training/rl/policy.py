@@ -85,7 +85,8 @@ class LoadedRun:
     state: AgentState
     checkpoint: ckpt.Checkpoint
 
-    def policy(self, *, deterministic: bool = True, env: PianoEnvironment | None = None) -> DroQPolicy:
+    def policy(self, *, deterministic: bool = True,
+               env: PianoEnvironment | None = None) -> DroQPolicy:
         """The run's actor as a policy for ``env`` (default: the run's own environment)."""
         wrapper = self.env if env is None else TrainingEnv(env)
         return DroQPolicy(self.agent, self.state, wrapper, deterministic=deterministic)
