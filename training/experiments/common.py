@@ -1,5 +1,7 @@
-"""What every experiment shares: 95% confidence intervals, the experiment directory with its
-resume rules, one trainer run per (arm, seed), the final evaluation, F1 plots.
+"""What every experiment shares: the experiment directory with its resume rules, one trainer
+run per (arm, seed), the final evaluation, the random-policy floor, per-arm statistics and
+the session (open, train the arms, summary). The budget is ``budget.Budget``, statistics
+``stats``, plots ``plots``.
 
 An experiment directory looks like::
 
@@ -17,10 +19,6 @@ checkpoint continues from it (``Trainer(resume=True)``; the replay is saved with
 checkpoint, so it continues exactly); one without a checkpoint starts again. Raising
 ``--steps`` (or ``--seeds``) on a finished experiment extends it; everything else that
 defines the experiment must match ``experiment.json``.
-
-Statistics: the 95% confidence interval of a mean over n seeds is
-``mean +- t_{0.975, n-1} * s / sqrt(n)`` (Student's t, sample standard deviation s); with a
-single seed it is undefined and reported as null / NaN, never as zero width.
 """
 
 from __future__ import annotations
@@ -42,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from fingering.match import finger_usage
 from fingering.pig import read_pig, write_pig
@@ -58,101 +55,11 @@ from training.rl.config import TrainConfig
 from training.rl.envwrap import TrainingEnv
 from training.rl.loop import Trainer, default_env_factory
 from training.rl.policy import DroQPolicy, load_run
-from training.runlog import new_figure, save_figure
+from training.experiments.stats import ConfidenceInterval, CurveBand, curve_band, mean_ci
 from training.seeds import FINAL_EVAL_ENV, RANDOM_BASELINE, derive_seed
 
 FINAL_DIR = "final"
 FINAL_VERSION = 2  # final_eval.json layout; older caches are recomputed
-
-
-# ------------------------------------------------------------------------------ statistics
-@dataclass(frozen=True)
-class ConfidenceInterval:
-    """Mean of ``n`` values and its two-sided confidence interval (t distribution)."""
-
-    mean: float
-    low: float
-    high: float
-    n: int
-    confidence: float = 0.95
-
-    @property
-    def half_width(self) -> float:
-        return (self.high - self.low) / 2.0
-
-    def to_dict(self) -> dict[str, Any]:
-        def num(x: float) -> float | None:
-            return None if not math.isfinite(x) else round(float(x), 6)
-
-        return {"mean": num(self.mean), "ci_low": num(self.low), "ci_high": num(self.high),
-                "ci_half_width": num(self.half_width), "n": self.n, "confidence": self.confidence}
-
-    def format(self, digits: int = 3) -> str:
-        """``0.812 +- 0.041`` (or ``0.812 (n=1)`` when the interval is undefined)."""
-        if not math.isfinite(self.mean):
-            return "n/a"
-        if not math.isfinite(self.half_width):
-            return f"{self.mean:.{digits}f} (n={self.n})"
-        return f"{self.mean:.{digits}f} +- {self.half_width:.{digits}f}"
-
-
-def mean_ci(values: Iterable[float], confidence: float = 0.95) -> ConfidenceInterval:
-    """Mean and ``confidence`` interval of the mean, from Student's t with n-1 dof.
-
-    NaNs are dropped (a seed that produced no evaluation). n = 0 gives NaN everywhere and
-    n = 1 a NaN interval around the single value: one seed says nothing about spread.
-    """
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    x = np.asarray([float(v) for v in values], dtype=float)
-    x = x[np.isfinite(x)]
-    n = int(x.size)
-    if n == 0:
-        return ConfidenceInterval(math.nan, math.nan, math.nan, 0, confidence)
-    mean = float(x.mean())
-    if n == 1:
-        return ConfidenceInterval(mean, math.nan, math.nan, 1, confidence)
-    sem = float(x.std(ddof=1)) / math.sqrt(n)
-    half = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1)) * sem
-    return ConfidenceInterval(mean, mean - half, mean + half, n, confidence)
-
-
-@dataclass(frozen=True)
-class CurveBand:
-    """Mean and CI of several seeds' curves at the steps all of them evaluated."""
-
-    steps: np.ndarray
-    mean: np.ndarray
-    low: np.ndarray
-    high: np.ndarray
-    n: int
-
-    def to_dict(self) -> dict[str, Any]:
-        def clean(a: np.ndarray) -> list[float | None]:
-            return [None if not math.isfinite(v) else round(float(v), 6) for v in a]
-
-        return {"steps": [int(s) for s in self.steps], "mean": clean(self.mean),
-                "ci_low": clean(self.low), "ci_high": clean(self.high), "n": self.n}
-
-
-def curve_band(curves: Sequence[Sequence[tuple[int, float]]], confidence: float = 0.95) -> CurveBand:
-    """``curves[seed] = [(step, value), ...]`` -> per-step mean and CI over seeds.
-
-    Only steps present in every curve are kept (a seed stopped early by a time budget
-    shortens the band rather than biasing its tail towards the seeds that got further).
-    """
-    curves = [list(c) for c in curves if len(c)]
-    if not curves:
-        empty = np.zeros(0)
-        return CurveBand(empty.astype(int), empty, empty, empty, 0)
-    common = {int(s) for s, _ in curves[0]}
-    for c in curves[1:]:
-        common &= {int(s) for s, _ in c}
-    steps = np.array(sorted(common), dtype=int)
-    lookup = [{int(s): float(v) for s, v in c} for c in curves]
-    cis = [mean_ci([d[s] for d in lookup], confidence) for s in steps]
-    return CurveBand(steps, np.array([c.mean for c in cis]), np.array([c.low for c in cis]),
-                     np.array([c.high for c in cis]), len(curves))
 
 
 # ------------------------------------------------------------------------------ I/O helpers
@@ -524,58 +431,6 @@ def runs_table(runs: Sequence[SeedRun]) -> list[dict[str, Any]]:
 def _rate(summary: Mapping[str, Any]) -> float | None:
     wall = summary.get("wall_time_s") or 0.0
     return round(float(summary.get("steps", 0)) / wall, 2) if wall else None
-
-
-# ------------------------------------------------------------------------------ plots
-ARM_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
-
-
-def plot_f1_bands(bands: Mapping[str, CurveBand], path: str | Path, *, title: str,
-                  reference: Mapping[str, float] | None = None) -> Path:
-    """F1 against environment steps: one line per arm (mean over seeds) with its 95% CI band.
-
-    ``reference`` draws horizontal dashed lines (e.g. a random policy's F1).
-    """
-    fig = new_figure(6.4, 3.8)
-    ax = fig.subplots()
-    for i, (label, band) in enumerate(bands.items()):
-        if not band.steps.size:
-            continue
-        color = ARM_COLORS[i % len(ARM_COLORS)]
-        ax.plot(band.steps, band.mean, marker="o", ms=3, color=color, label=f"{label} (n={band.n})")
-        ok = np.isfinite(band.low)
-        if ok.any():
-            ax.fill_between(band.steps[ok], np.clip(band.low[ok], 0, 1), np.clip(band.high[ok], 0, 1),
-                            color=color, alpha=0.2, lw=0)
-    for j, (label, value) in enumerate((reference or {}).items()):
-        if value is not None and math.isfinite(value):
-            ax.axhline(value, color="grey", ls="--", lw=1, label=f"{label} ({value:.2f})")
-    ax.set(xlabel="environment steps", ylabel="F1 (evaluation episode)", ylim=(0, 1.02), title=title)
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper left", fontsize=8)
-    return save_figure(fig, path)
-
-
-def plot_f1_bars(cis: Mapping[str, ConfidenceInterval], per_seed: Mapping[str, Sequence[float]],
-                 path: str | Path, *, title: str, ylabel: str = "final F1") -> Path:
-    """One bar per arm (mean over seeds) with its 95% CI and every seed as a dot."""
-    fig = new_figure(1.6 + 1.3 * max(len(cis), 1), 3.6)
-    ax = fig.subplots()
-    labels = list(cis)
-    x = np.arange(len(labels))
-    means = [cis[k].mean for k in labels]
-    errs = [cis[k].half_width if math.isfinite(cis[k].half_width) else 0.0 for k in labels]
-    ax.bar(x, means, 0.6, yerr=errs, capsize=5, color=[ARM_COLORS[i % len(ARM_COLORS)] for i in x],
-           alpha=0.8, edgecolor="black")
-    for i, k in enumerate(labels):
-        values = list(per_seed.get(k, []))
-        ax.scatter(np.full(len(values), i) + np.linspace(-0.12, 0.12, len(values)) if values else [],
-                   values, color="black", s=12, zorder=3)
-    ax.set_xticks(x, labels, rotation=15)
-    ax.set(ylabel=ylabel, ylim=(0, 1.02), title=title)
-    ax.grid(axis="y", alpha=0.3)
-    return save_figure(fig, path)
 
 
 def run_arms(exp: ExperimentDir, configs: Mapping[str, Sequence[TrainConfig]],

@@ -23,7 +23,7 @@ from fingering.match import HANDS, finger_usage
 from fingering.notes import FINGER_NAMES
 from handspec.errors import InputError
 from handspec.load import load_hand
-from training.experiments import common
+from training.experiments import common, plots
 from training.experiments.budget import Budget
 from training.runlog import new_figure, save_figure
 
@@ -79,11 +79,11 @@ def _plots(song: str, steps: int, root: Path, results: dict[str, common.ArmResul
            pressed: dict[str, list[int]]) -> dict[str, Path]:
     slug = common.arm_slug
     plots = {
-        "f1_curves": common.plot_f1_bands(
+        "f1_curves": plots.plot_f1_bands(
             {slug(h): r.band for h, r in results.items()}, root / "f1_curves.png",
             title=f"{song}: F1 vs steps per hand (mean, 95% CI)",
             reference={f"random policy, {slug(h)}": randoms[h].get("f1") for h in results}),
-        "final_f1": common.plot_f1_bars(
+        "final_f1": plots.plot_f1_bars(
             {slug(h): r.final_f1 for h, r in results.items()},
             {slug(h): r.per_seed_final for h, r in results.items()},
             root / "final_f1.png", title=f"{song}: final F1 after {steps} steps"),
@@ -168,7 +168,7 @@ def plot_usage_by_hand(usage: dict[str, Any], path: Path, *, title: str) -> Path
     for ax, (side, row) in zip(axes, (("left", 1), ("right", 0))):
         for i, hand in enumerate(hands):
             ax.bar(x - 0.4 + width * (i + 0.5), np.asarray(usage[hand])[row], width,
-                   color=common.ARM_COLORS[i % len(common.ARM_COLORS)], edgecolor="black",
+                   color=plots.ARM_COLORS[i % len(plots.ARM_COLORS)], edgecolor="black",
                    label=hand)
         ax.set_xticks(x, [n.capitalize() for n in FINGER_NAMES])
         ax.set_title(f"{side} hand")

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from handspec.errors import InputError
-from training.experiments import common
+from training.experiments import common, plots
 from training.experiments.budget import Budget
 
 ARMS = ("ot", "human", "none")
@@ -44,10 +44,10 @@ def run_fig2(song: str, *, hand: str = "shadow_five", arms: Sequence[str] = ARMS
     results = {arm: common.aggregate_arm(runs[arm]) for arm in arms}
     labels = {arm: ARM_LABELS.get(arm, arm) for arm in arms}
     plots = {
-        "f1_curves": common.plot_f1_bands(
+        "f1_curves": plots.plot_f1_bands(
             {labels[a]: results[a].band for a in arms}, exp.root / "f1_curves.png",
             title=f"Fig. 2: {song}, {hand}", reference={"random policy": random_f1}),
-        "final_f1": common.plot_f1_bars(
+        "final_f1": plots.plot_f1_bars(
             {a: results[a].final_f1 for a in arms}, {a: results[a].per_seed_final for a in arms},
             exp.root / "final_f1.png", title=f"{song}: final F1 after {budget.steps} steps"),
     }

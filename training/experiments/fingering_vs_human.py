@@ -43,7 +43,7 @@ from fingering.pig import piece_files
 from handspec.errors import InputError
 from handspec.reach import finger_reach
 from pianoenv.songs import load_song, parse_song_spec
-from training.experiments import common
+from training.experiments import common, stats
 from training.experiments.budget import Budget
 from training.runlog import new_figure, save_figure
 from training.rl.config import TrainConfig
@@ -345,7 +345,7 @@ def run_fingering_experiment(song: str | None, *, pig_dir: str | Path | None = N
         "seeds": [r.seed for r in runs], "steps_per_run": runs[0].config.steps,
         "notes": len(played.notes), "episode_steps": played.num_steps,
         "loaded_run": str(run) if run is not None else None,
-        "final_f1": common.mean_ci([r.final.get("f1", math.nan) for r in evaluated]).to_dict(),
+        "final_f1": stats.mean_ci([r.final.get("f1", math.nan) for r in evaluated]).to_dict(),
         "evaluated_seeds": [r.seed for r in evaluated],
         "per_seed_final_f1": [r.final.get("f1") for r in evaluated],
         **analysis,
@@ -363,8 +363,8 @@ def compare_with_humans(runs: Sequence[common.SeedRun], labels: Sequence[str],
                          file=runs[0].path, field="final")
     rates = [match_rates(seq, list(humans), piece=title) for seq in learned]
     kinds = ("general", "highest", "soft")
-    match = {k: common.mean_ci([getattr(r.overall, k) for r in rates]).to_dict() for k in kinds}
-    per_hand = {h: {k: common.mean_ci([getattr(r.per_hand[h], k) for r in rates]).to_dict()
+    match = {k: stats.mean_ci([getattr(r.overall, k) for r in rates]).to_dict() for k in kinds}
+    per_hand = {h: {k: stats.mean_ci([getattr(r.per_hand[h], k) for r in rates]).to_dict()
                     for k in kinds} for h in HANDS}
     agreement = human_agreement(list(humans), piece=title)
     human_baseline = None if agreement is None else {
