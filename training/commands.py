@@ -1,9 +1,11 @@
 """Top-level ``pianohands train | eval | demo`` commands (registered by ``training/cli.py``).
 
-``train`` has one flag per field of ``TrainConfig`` and ``DroQConfig`` (generated from the
-dataclasses, so a new field is a new flag and the help shows each default). Flags left out
-keep the default (or the value in ``--config FILE``); on ``--resume`` the run's saved
-config is used and only the schedule (``--steps``, intervals, ...) may change.
+``train`` has one flag per field of the pydantic ``TrainConfig`` and ``DroQConfig``
+(``training.cli_options.model_parameters``: a new field is a new flag, the help shows its
+description and default, and the model validates the value). Flags left out keep the
+default (or the value in ``--config FILE``); on ``--resume`` the run's saved config is used
+and only the schedule (``--steps``, intervals, ...) may change. ``eval`` plays a run's
+policy (``eval RUN``) or any registered policy (``eval --policy NAME --song S``).
 Heavy imports (JAX, MuJoCo) happen inside the commands so ``pianohands --help`` stays fast;
 those are the only imports inside functions here.
 """
