@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from handspec.errors import InputError
 from handspec.load import spec_hash
+from pianoenv.env import PianoEnv
 from pianoenv.episode import run_episode
 from pianoenv.interface import PianoEnvironment
 from pianoenv.piano import PRESSED_THRESHOLD
@@ -86,9 +87,10 @@ def registered_policy(song: str, hand: str, name: str, *, fingering: str = "ot",
 
 
 # --------------------------------------------------------------------------- rollouts
-def dataset_meta(env: Any, *, song: str, hand: str, seed: int, policy_info: dict[str, Any],
+def dataset_meta(env: PianoEnv, *, song: str, hand: str, seed: int, policy_info: dict[str, Any],
                  env_kwargs: dict[str, Any] | None = None) -> DatasetMeta:
-    """Provenance of a collection from the environment it runs in."""
+    """Provenance of a collection from the environment it runs in (the CPU ``PianoEnv``:
+    the file records its hand spec and fingering mode)."""
     obs_spec = env.observation_spec()
     action = env.action_spec()
     goals = env.song_goals
