@@ -27,11 +27,6 @@ Fingering = Annotated[str, typer.Option("--fingering", help="ot | human | none")
 Seed = Annotated[int, typer.Option("--seed", min=0, max=2 ** 32 - 1, help="seed")]
 Progress = Annotated[bool, typer.Option("--progress/--no-progress",
                                         help="progress bars and log lines")]
-Minutes = Annotated[float | None, typer.Option(
-    "--time-budget", help="minutes for this invocation; stops with a checkpoint, the same "
-                          "command again continues")]
-HiddenDims = Annotated[str | None, typer.Option(
-    "--hidden-dims", help="agent MLP widths, e.g. 256,256 (default: Table 4's 256,256,256)")]
 Policy = Annotated[str | None, typer.Option(
     "--policy", help="a registered policy (random, zero, ...: pianoenv.policy) instead of RUN")]
 

@@ -27,6 +27,7 @@ from training.cli_options import (
     Policy,
     Progress,
     Seed,
+    Song,
     budget_seconds,
     keyword,
     model_parameters,
@@ -205,7 +206,7 @@ def eval_command(
 def demo_command(
     out: Annotated[Path, typer.Option("--out", help="run directory")] = Path("runs/demo"),
     minutes: Annotated[float, typer.Option("--minutes", min=0.1, help="training time budget")] = 8.5,
-    song: Annotated[str, typer.Option("--song", help="piece to learn")] = "demo_short",
+    song: Song = "demo_short",
     hand: Hand = "shadow_five",
     fingering: Fingering = "ot",
     seed: Seed = 0,
