@@ -57,7 +57,7 @@ def run_cross_embodiment(song: str, hands: Sequence[str] = DEFAULT_HANDS, *,
     usage = {hand: u for hand, (u, _) in pooled.items()}
     pressed = {hand: n for hand, (_, n) in pooled.items()}
     fingers = {hand: _finger_names(hand, env_factory is None) for hand in hands}
-    plots = _plots(song, budget.steps, exp.root, results, randoms, usage, pressed)
+    figures = _plots(song, budget.steps, exp.root, results, randoms, usage, pressed)
     table = results_table(hands, results, randoms, usage, fingers)
     common.write_text(exp.root / "table.md", table)
     return common.finish(exp, {
@@ -67,7 +67,7 @@ def run_cross_embodiment(song: str, hands: Sequence[str] = DEFAULT_HANDS, *,
                         "fingers": fingers[h], "finger_usage_right_left": usage[h],
                         "pressed_notes_right_left": pressed[h],
                         "paper_f1": PAPER_F1.get(h)} for h in hands},
-        "table_markdown": table, "plots": {k: str(v) for k, v in plots.items()},
+        "table_markdown": table, "plots": {k: str(v) for k, v in figures.items()},
         **common.common_summary(budget, exp, base, runs, started),
         "paper_reference": "RP1M Sec. 4.2: F1 0.96 (five fingers) vs 0.95 (four fingers), "
                            "Sarabande first 550 steps, full training budget",
@@ -78,7 +78,7 @@ def _plots(song: str, steps: int, root: Path, results: dict[str, common.ArmResul
            randoms: dict[str, dict[str, float]], usage: dict[str, Any],
            pressed: dict[str, list[int]]) -> dict[str, Path]:
     slug = common.arm_slug
-    plots = {
+    figures = {
         "f1_curves": plots.plot_f1_bands(
             {slug(h): r.band for h, r in results.items()}, root / "f1_curves.png",
             title=f"{song}: F1 vs steps per hand (mean, 95% CI)",
@@ -89,10 +89,10 @@ def _plots(song: str, steps: int, root: Path, results: dict[str, common.ArmResul
             root / "final_f1.png", title=f"{song}: final F1 after {steps} steps"),
     }
     if any(u is not None for u in usage.values()):
-        plots["finger_usage"] = plot_usage_by_hand(
+        figures["finger_usage"] = plot_usage_by_hand(
             {f"{slug(h)} ({sum(pressed[h])} notes)": u for h, u in usage.items()},
             root / "finger_usage.png", title=f"{song}: fingers the policies used")
-    return plots
+    return figures
 
 
 def _check(song: str, hands: list[str], max_episode_steps: int | None, real_env: bool) -> None:

@@ -43,7 +43,7 @@ def run_fig2(song: str, *, hand: str = "shadow_five", arms: Sequence[str] = ARMS
     runs = common.train_arms(budget, exp, configs, factory)
     results = {arm: common.aggregate_arm(runs[arm]) for arm in arms}
     labels = {arm: ARM_LABELS.get(arm, arm) for arm in arms}
-    plots = {
+    figures = {
         "f1_curves": plots.plot_f1_bands(
             {labels[a]: results[a].band for a in arms}, exp.root / "f1_curves.png",
             title=f"Fig. 2: {song}, {hand}", reference={"random policy": random_f1}),
@@ -58,7 +58,7 @@ def run_fig2(song: str, *, hand: str = "shadow_five", arms: Sequence[str] = ARMS
         "seeds": list(range(budget.seeds)), "steps_per_run": budget.steps,
         "random_policy_f1": random_f1,
         "results": {a: {"label": labels[a], **results[a].to_dict()} for a in arms},
-        "table_markdown": table, "plots": {k: str(v) for k, v in plots.items()},
+        "table_markdown": table, "plots": {k: str(v) for k, v in figures.items()},
         **common.common_summary(budget, exp, base, runs, started),
     })
 

@@ -4,8 +4,8 @@ Two frozen pydantic models: ``DroQConfig`` (the agent: networks, losses, optimis
 ``TrainConfig`` (the run: song, hand, step budget, replay, evaluation, checkpoints; it holds
 a ``DroQConfig``). Each field's type, bounds and help text are declared once, here: they
 validate config.json files and every construction, and ``training.commands`` turns them
-into the ``pianohands train`` flags. Bad values are ``InputError``s naming the field
-(``agent.tau``) and the file. A run saves its ``TrainConfig`` as ``config.json`` (plain
+into the ``pianohands train`` flags. Bad values are ``InputError``s naming the field and
+the file (``tau`` for a value out of range, ``agent.hidden_dims`` for a wrong JSON type). A run saves its ``TrainConfig`` as ``config.json`` (plain
 JSON, the format of every earlier version); ``--resume`` reads it back, so a resumed run
 cannot silently change its hyper-parameters.
 
@@ -98,7 +98,7 @@ class DroQConfig(_Config):
 
     def model_post_init(self, context: Any) -> None:
         if not self.log_std_min < self.log_std_max:
-            raise InputError("must be below log_std_max", field="agent.log_std_min")
+            raise InputError("must be below log_std_max", field="log_std_min")
 
 
 class TrainConfig(_Config):
@@ -173,7 +173,9 @@ def _input_error(exc: ValidationError, model: type[BaseModel]) -> InputError:
     """The first problem of a ``ValidationError`` as one line naming the field."""
     err = exc.errors()[0]
     loc = [str(p) for p in err["loc"] if not isinstance(p, int)]
-    prefix = "agent." if model is DroQConfig else ""
+    # the field names of earlier versions: a value out of range names the field (``tau``),
+    # a wrong type or unknown key in a file names its path (``agent.hidden_dims``)
+    prefix = "agent." if model is DroQConfig and err["type"] not in _VALUE_ERRORS else ""
     field = prefix + ".".join(loc) if loc else None
     if err["type"] == "extra_forbidden":
         owner = model
@@ -187,6 +189,8 @@ def _input_error(exc: ValidationError, model: type[BaseModel]) -> InputError:
 
 
 _BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+_VALUE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal",
+                 "literal_error", "value_error", "too_short"}
 
 
 def describe(err: Any) -> str:
