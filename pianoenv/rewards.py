@@ -70,21 +70,25 @@ class CompositeReward(Generic[Context]):
     """
 
     def __init__(self) -> None:
-        self._terms: dict[str, tuple[Callable[[Context], float], float]] = {}
+        self._terms: list[tuple[str, Callable[[Context], float], float]] = []
 
     def add(self, name: str, fn: Callable[[Context], float], weight: float = 1.0) -> None:
-        if name in self._terms or name == "total":
+        if name in self.names or name == "total":
             raise ValueError(f"reward term {name!r} already exists")
-        self._terms[name] = (fn, float(weight))
+        self._terms.append((name, fn, float(weight)))
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(self._terms)
+        return tuple(name for name, _, _ in self._terms)
 
     def compute(self, ctx: Context) -> tuple[float, dict[str, float]]:
-        terms = {name: fn(ctx) for name, (fn, _) in self._terms.items()}
-        total = float(sum(self._terms[k][1] * v for k, v in terms.items()))
-        terms["total"] = total
+        # one pass, summed in the order the terms were added (runs every control step)
+        terms: dict[str, float] = {}
+        total = 0.0
+        for name, fn, weight in self._terms:
+            terms[name] = value = fn(ctx)
+            total += weight * value
+        terms["total"] = total = float(total)
         return total, terms
 
     @classmethod
