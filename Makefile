@@ -23,6 +23,7 @@ demo: $(STAMP) check-system
 	$(VENV)/bin/pianohands demo --out runs/demo
 
 test: $(STAMP) check-system
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest --nbmake tests notebooks $(PYTEST_ARGS)
 
 bench: $(STAMP)

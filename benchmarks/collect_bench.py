@@ -116,10 +116,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the numbers here too")
     args = parser.parse_args()
 
-    from training.collect import baseline_policy, collect, load_policy
+    from training.collect import collect, load_policy, registered_policy
 
     load_before = os.getloadavg()
-    sources = {kind: baseline_policy(args.song, args.hand, kind) for kind in ("zero", "random")}
+    sources = {kind: registered_policy(args.song, args.hand, kind) for kind in ("zero", "random")}
     if args.run:
         sources["droq"] = load_policy(args.run)
     work = Path(tempfile.mkdtemp(prefix="collect_bench_"))

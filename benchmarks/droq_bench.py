@@ -9,7 +9,7 @@ same shapes: batch 256, obs 1144 (165 real-valued + 979 binary goal bits), actio
 
     python benchmarks/droq_bench.py [--rounds 5] [--env fake|real] [--song twinkle]
 
-The training-steps/s rows time ``training.loop`` on an environment (default: the real
+The training-steps/s rows time ``training.rl.loop`` on an environment (default: the real
 ``pianoenv`` when it exists, else the fake one) with updates every ``update_interval`` steps.
 """
 
@@ -30,10 +30,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from training.agent import Batch, DroQ
-from training.config import DroQConfig
-from training.networks import Obs
-from training.replay import active_capacity, active_indices
+from training.rl.agent import Batch, DroQ
+from training.rl.config import DroQConfig
+from training.rl.networks import Obs
+from training.rl.replay import active_capacity, active_indices
 
 BATCH, DENSE, BITS, ACTION = 256, 165, 979, 39
 
@@ -217,9 +217,9 @@ def bench_updates(rounds: int, repeats: int, active: int) -> dict[str, float]:
 def bench_training(song: str, steps: int, warmup: int) -> dict[str, float]:
     """Steps/s of the training loop's pieces on the real environment (Table 4 agent, one
     update every 2 steps), timed per piece; plus environment-only steps/s."""
-    from training.envwrap import make_env
-    from training.replay import ReplayBuffer
-    from training.rollout import ActiveCapacity, obs_batch
+    from training.rl.envwrap import make_env
+    from training.rl.replay import ReplayBuffer
+    from training.rl.policy import ActiveCapacity, obs_batch
 
     env = make_env(song, "shadow_five", "ot", np.random.default_rng(0))
     agent = DroQ(DroQConfig(), env.layout.dense_dim, env.layout.num_bits, env.action_dim)

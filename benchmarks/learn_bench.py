@@ -3,7 +3,7 @@
 The yardstick for every change that claims to make learning faster (issue 14). Each arm is
 a set of ``pianohands train`` options; each arm runs ``--seeds`` seeds under the same
 wall-clock budget, all in this one invocation, so arms are compared on the same machine
-under the same load. Runs go through ``training.loop.Trainer`` exactly as ``pianohands
+under the same load. Runs go through ``training.rl.loop.Trainer`` exactly as ``pianohands
 train`` does (deterministic evaluation every ``--eval-interval`` steps, whole episodes).
 
     python benchmarks/learn_bench.py --song twinkle --arms droq residual-ik \\
@@ -51,8 +51,8 @@ def _worker(job: dict[str, Any]) -> dict[str, Any]:
     if job.get("cpu") is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {job["cpu"]})
     os.environ.setdefault("MUJOCO_GL", "egl")
-    from training.config import DroQConfig, TrainConfig
-    from training.loop import Trainer
+    from training.rl.config import DroQConfig, TrainConfig
+    from training.rl.loop import Trainer
 
     overrides, env_kwargs, agent = ARMS[job["arm"]]
     base = TrainConfig()

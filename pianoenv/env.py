@@ -14,7 +14,8 @@ the last step of the song or chunk.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, NamedTuple
 
 import dm_env
 import mujoco
@@ -30,11 +31,24 @@ from handspec.errors import InputError
 from handspec.model import HandModel, home_pose
 from handspec.spec import HandSpec
 from pianoenv import piano, rewards
+from pianoenv.interface import Contact
 from pianoenv.metrics import EpisodeMetrics
 from pianoenv.scene import PHYSICS_TIMESTEP, build_scene
 from pianoenv.songs import CONTROL_TIMESTEP, LOOKAHEAD, SongGoals
 
 Fingering = Literal["ot", "human", "none"]
+
+
+class _StepContext(NamedTuple):
+    """What the reward terms of control step ``t`` read (computed once per step)."""
+
+    t: int
+    goal_keys: np.ndarray        # (88,) bool: keys that should be down now
+    key_state: np.ndarray        # (88,) normalized key positions
+    pressed: np.ndarray          # (88,) bool
+    tips: np.ndarray             # (F, 3) fingertip positions
+    contacts: list[tuple[int, int]]  # geom pairs in contact
+
 FINGERING_MODES: tuple[str, ...] = ("ot", "human", "none")
 BINARY_OBSERVATIONS: tuple[str, ...] = ("goal", "sustain_goal", "fingering")
 KEY_AWAKE_STATE = 0.05  # normalized key state above which a key is kept awake
@@ -116,7 +130,6 @@ class PianoEnv(dm_env.Environment):
         self.spec, self.song_goals, self.fingering = spec, goals, fingering
         self.ot_method, self.ot_variant = ot_method, ot_variant
         self.weights = reward_weights or rewards.RewardWeights()
-        self._weights = self.weights.as_dict()
         self.lookahead, self.control_timestep = lookahead, control_timestep
         self.initial_noise = initial_noise
         self._n_sub = int(round(n_sub))
@@ -129,6 +142,8 @@ class PianoEnv(dm_env.Environment):
         self.data = mujoco.MjData(self.model)
         self._index_model()
         self._index_song()
+        self._reward = rewards.CompositeReward.from_table(
+            rewards.TERMS[fingering], self._reward_functions(), self.weights)
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
         self.metrics = EpisodeMetrics()
         self.reward_terms: dict[str, float] = {}
@@ -297,34 +312,14 @@ class PianoEnv(dm_env.Environment):
         return obs
 
     def _reward_and_metrics(self) -> float:
-        d, t, g = self.data, self._t, self.song_goals
-        goal_keys = g.keys[t]
+        d, t = self.data, self._t
+        goal_keys = self.song_goals.keys[t]
         state = self._key_state = piano.normalize_key_state(d.qpos[self._key_qadr])
         pressed = state >= piano.PRESSED_THRESHOLD
         self._update_key_sleep(state)
-        tips = d.site_xpos[self._tip_ids]
-        terms: dict[str, float] = {}
-        if self.fingering == "ot":
-            cost = cost_matrix(tips, self._press_points[goal_keys])
-            self.last_assignment = solve(cost, method=self.ot_method)
-            terms["ot"] = reward_from_assignment(self.last_assignment, cost, variant=self.ot_variant)
-        elif self.fingering == "human":
-            keys = np.flatnonzero(goal_keys)
-            rows = self._code_to_tip[np.maximum(g.fingers[t, keys], 0)]
-            ok = (g.fingers[t, keys] >= 0) & (rows >= 0)
-            terms["fingering"] = rewards.human_fingering_reward(tips[rows[ok]],
-                                                                self._press_points[keys[ok]])
-        terms["press"] = rewards.press_reward(goal_keys, state, pressed)
-        terms["sustain"] = rewards.sustain_reward(bool(g.sustain[t]), self._sustain)
         pairs = list(zip(d.contact.geom1.tolist(), d.contact.geom2.tolist())) if d.ncon else []
-        hand_hand = self._collision_geom
-        terms["collision"] = 0.0 if any(hand_hand[a] and hand_hand[b] for a, b in pairs) else 1.0
-        terms["energy"] = rewards.energy_penalty(d.qfrc_actuator[self._hand_dofs],
-                                                 d.qvel[self._hand_dofs])
-        w = self._weights
-        total = float(sum(w[k] * v for k, v in terms.items()))
-        terms["total"] = total
-        self.reward_terms = terms
+        ctx = _StepContext(t, goal_keys, state, pressed, d.site_xpos[self._tip_ids], pairs)
+        total, self.reward_terms = self._reward.compute(ctx)
         self.metrics.add_step(goal_keys, pressed)
         if pairs:
             self._log_contacts(pairs, pressed)
@@ -334,6 +329,39 @@ class PianoEnv(dm_env.Environment):
         """Keys away from rest may not sleep (a key asleep while down would stay down)."""
         self.model.tree_sleep_policy[self._key_trees] = np.where(
             state > KEY_AWAKE_STATE, self._key_no_sleep, self._key_sleep_policy)
+
+    # ----------------------------------------------------------------- reward terms
+    # One method per name in ``rewards.TERMS``; ``rewards`` documents each term.
+    def _reward_functions(self) -> dict[str, Callable[[_StepContext], float]]:
+        return {"ot": self._ot_term, "fingering": self._fingering_term, "press": self._press_term,
+                "sustain": self._sustain_term, "collision": self._collision_term,
+                "energy": self._energy_term}
+
+    def _ot_term(self, ctx: _StepContext) -> float:
+        cost = cost_matrix(ctx.tips, self._press_points[ctx.goal_keys])
+        self.last_assignment = solve(cost, method=self.ot_method)
+        return reward_from_assignment(self.last_assignment, cost, variant=self.ot_variant)
+
+    def _fingering_term(self, ctx: _StepContext) -> float:
+        fingers = self.song_goals.fingers[ctx.t]
+        keys = np.flatnonzero(ctx.goal_keys)
+        rows = self._code_to_tip[np.maximum(fingers[keys], 0)]
+        ok = (fingers[keys] >= 0) & (rows >= 0)
+        return rewards.human_fingering_reward(ctx.tips[rows[ok]], self._press_points[keys[ok]])
+
+    def _press_term(self, ctx: _StepContext) -> float:
+        return rewards.press_reward(ctx.goal_keys, ctx.key_state, ctx.pressed)
+
+    def _sustain_term(self, ctx: _StepContext) -> float:
+        return rewards.sustain_reward(bool(self.song_goals.sustain[ctx.t]), self._sustain)
+
+    def _collision_term(self, ctx: _StepContext) -> float:
+        hand_hand = self._collision_geom
+        return 0.0 if any(hand_hand[a] and hand_hand[b] for a, b in ctx.contacts) else 1.0
+
+    def _energy_term(self, ctx: _StepContext) -> float:
+        d = self.data
+        return rewards.energy_penalty(d.qfrc_actuator[self._hand_dofs], d.qvel[self._hand_dofs])
 
     def _log_contacts(self, pairs: list[tuple[int, int]], pressed: np.ndarray) -> None:
         """Record (step, hand, finger, key) for each finger touching a key that is down."""
@@ -362,7 +390,7 @@ class PianoEnv(dm_env.Environment):
         return self.metrics.summary()
 
     @property
-    def contact_log(self) -> list[tuple[int, str, str, int]]:
+    def contact_log(self) -> list[Contact]:
         """(step, hand, finger, key) each step a finger touches a pressed key."""
         return list(self.metrics.contacts)
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pianoenv.interface import Contact
+
 
 def step_prf(goal: np.ndarray, pressed: np.ndarray) -> tuple[float, float, float]:
     """Precision, recall, F1 of one step (bool arrays of equal shape)."""
@@ -25,9 +27,6 @@ def step_prf(goal: np.ndarray, pressed: np.ndarray) -> tuple[float, float, float
     return precision, recall, f1
 
 
-CONTACT_DTYPE = np.dtype([("step", np.int32), ("hand", "U5"), ("finger", "U6"), ("key", np.int16)])
-
-
 @dataclass
 class EpisodeMetrics:
     """Accumulates per-step metrics and which finger pressed which key when."""
@@ -35,7 +34,7 @@ class EpisodeMetrics:
     precision: list[float] = field(default_factory=list)
     recall: list[float] = field(default_factory=list)
     f1: list[float] = field(default_factory=list)
-    contacts: list[tuple[int, str, str, int]] = field(default_factory=list)
+    contacts: list[Contact] = field(default_factory=list)
 
     def add_step(self, goal: np.ndarray, pressed: np.ndarray) -> tuple[float, float, float]:
         p, r, f = step_prf(goal, pressed)
@@ -49,6 +48,3 @@ class EpisodeMetrics:
             return {"precision": 0.0, "recall": 0.0, "f1": 0.0, "steps": 0}
         return {"precision": float(np.mean(self.precision)), "recall": float(np.mean(self.recall)),
                 "f1": float(np.mean(self.f1)), "steps": len(self.f1)}
-
-    def contact_array(self) -> np.ndarray:
-        return np.array(self.contacts, dtype=CONTACT_DTYPE)

@@ -3,7 +3,10 @@
     r = r_OT + r_press + r_sustain + 0.5 * r_collision + 5e-3 * r_energy
 
 Every term is computed and reported by name (``reward/<term>`` in logs); the weights live
-in ``RewardWeights`` so an experiment can change them. Conventions follow the public
+in ``RewardWeights`` so an experiment can change them. Which terms an environment uses is a
+table (``TERMS``: fingering mode -> term names) and the reward is a ``CompositeReward`` of
+named functions with weights (RoboPianist's ``CompositeReward``): a new term is one entry,
+not a new branch. Conventions follow the public
 RoboPianist code where the paper is silent:
 
 * ``press``: 0.5 x mean tolerance of (1 - key state) over the active keys (bound 0.05,
@@ -24,7 +27,9 @@ RoboPianist code where the paper is silent:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -44,6 +49,57 @@ class RewardWeights:
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
+
+
+# The terms of each fingering mode, in the order they are computed, reported and summed
+# (RP1M Eq. 3 for "ot"; RoboPianist-RL's fingering term for "human"; neither for "none").
+_COMMON_TERMS = ("press", "sustain", "collision", "energy")
+TERMS: dict[str, tuple[str, ...]] = {"ot": ("ot", *_COMMON_TERMS),
+                                     "human": ("fingering", *_COMMON_TERMS),
+                                     "none": _COMMON_TERMS}
+
+Context = TypeVar("Context")
+
+
+class CompositeReward(Generic[Context]):
+    """Named reward terms with weights: ``compute(ctx)`` -> (total, {name: value, "total"}).
+
+    Each term is ``fn(ctx) -> float`` on whatever per-step context the environment builds
+    once per step (key states, fingertips, contacts); the total is the weighted sum in the
+    order the terms were added.
+    """
+
+    def __init__(self) -> None:
+        self._terms: list[tuple[str, Callable[[Context], float], float]] = []
+
+    def add(self, name: str, fn: Callable[[Context], float], weight: float = 1.0) -> None:
+        if name in self.names or name == "total":
+            raise ValueError(f"reward term {name!r} already exists")
+        self._terms.append((name, fn, float(weight)))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _, _ in self._terms)
+
+    def compute(self, ctx: Context) -> tuple[float, dict[str, float]]:
+        # one pass, summed in the order the terms were added (runs every control step)
+        terms: dict[str, float] = {}
+        total = 0.0
+        for name, fn, weight in self._terms:
+            terms[name] = value = fn(ctx)
+            total += weight * value
+        terms["total"] = total = float(total)
+        return total, terms
+
+    @classmethod
+    def from_table(cls, names: tuple[str, ...], functions: Mapping[str, Callable[[Context], float]],
+                   weights: RewardWeights) -> CompositeReward[Context]:
+        """The terms ``names`` (a row of ``TERMS``), each from ``functions`` with its weight."""
+        reward: CompositeReward[Context] = cls()
+        w = weights.as_dict()
+        for name in names:
+            reward.add(name, functions[name], w[name])
+        return reward
 
 
 _LOG_VALUE_AT_MARGIN = math.log(0.1)

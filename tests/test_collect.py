@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from handspec.errors import InputError
-from training.collect import (BaselinePolicy, baseline_policy, collect, dataset_meta,
-                              load_policy, rollout)
+from pianoenv.policy import make_policy
+from training.collect import (collect, dataset_meta, load_policy, registered_policy, rollout)
 from training.data import DemoFile, episode_seed, fingering_matrix, recompute_metrics, verify_file
 
 SONG = "demo_short"  # 100 steps
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def source():
-    return baseline_policy(SONG, "shadow_five", "random")
+    return registered_policy(SONG, "shadow_five", "random")
 
 
 def test_rollout_stores_what_the_environment_saw(source):
@@ -99,8 +99,8 @@ def test_an_exception_mid_collection_keeps_the_complete_episodes(source, tmp_pat
 
 COLLECT_SCRIPT = """
 import sys
-from training.collect import baseline_policy, collect
-src = baseline_policy("demo_short", "shadow_five", "random")
+from training.collect import collect, registered_policy
+src = registered_policy("demo_short", "shadow_five", "random")
 collect(src, sys.argv[1], 60, seed=4, commit_every=1, progress=False)
 """
 
@@ -148,11 +148,13 @@ def test_sigkill_mid_collection_leaves_complete_episodes_and_resumes(source, tmp
 
 def test_baseline_policies(source):
     env = source.env
-    zero = BaselinePolicy(env, "zero")
+    zero = make_policy("zero", env)
     ts = env.reset()
     np.testing.assert_array_equal(zero(ts), zero(ts))
-    with pytest.raises(InputError, match="unknown baseline"):
-        BaselinePolicy(env, "greedy")
+    np.testing.assert_array_equal(zero(ts), env.home_action())
+    assert registered_policy(SONG, "shadow_five", "zero").info == {"kind": "baseline:zero"}
+    with pytest.raises(InputError, match="unknown policy"):
+        registered_policy(SONG, "shadow_five", "greedy")
 
 
 # ----------------------------------------------------------------------------- DroQ runs
@@ -160,9 +162,9 @@ def test_baseline_policies(source):
 def tiny_run(tmp_path_factory):
     """A run directory with an untrained DroQ checkpoint (the trainer's own formats)."""
     from training import checkpoint as ckpt
-    from training.agent import DroQ
-    from training.config import DroQConfig, TrainConfig
-    from training.envwrap import make_env
+    from training.rl.agent import DroQ
+    from training.rl.config import DroQConfig, TrainConfig
+    from training.rl.envwrap import make_env
 
     run = tmp_path_factory.mktemp("run")
     config = TrainConfig(song="twinkle:1", hand="shadow_five", steps=100,
@@ -217,7 +219,25 @@ def test_cli_collect_baseline_then_verify(main, tmp_path, capsys):
     assert capsys.readouterr().err.strip().startswith(f"error: {out}: seed: exists and was collected")
 
 
+def test_cli_collect_any_registered_policy(main, tmp_path, capsys):
+    """``--policy NAME`` is the baseline RUN spelling for any registered policy: the same
+    episodes and the same provenance as ``baseline:random``."""
+    by_policy, by_run = tmp_path / "p.h5", tmp_path / "r.h5"
+    common = ["--song", SONG, "--episodes", "2", "--seed", "3", "--no-progress"]
+    assert main(["collect", "--policy", "random", "--out", str(by_policy), *common]) == 0
+    assert main(["collect", "baseline:random", "--out", str(by_run), *common]) == 0
+    capsys.readouterr()
+    with DemoFile(by_policy) as a, DemoFile(by_run) as b:
+        assert a.meta.policy == b.meta.policy == {"kind": "baseline:random"}
+        for i in range(2):
+            np.testing.assert_array_equal(a.episode(i).actions, b.episode(i).actions)
+
+
 @pytest.mark.parametrize("argv, expect", [
+    (["collect", "--out", "{tmp}/x.h5"], "error: RUN: give a RUN"),
+    (["collect", "baseline:zero", "--policy", "zero", "--song", SONG, "--out", "{tmp}/x.h5"], "error: --policy: give a RUN"),
+    (["collect", "--policy", "zero", "--out", "{tmp}/x.h5"], "error: --song: --policy needs --song"),
+    (["collect", "--policy", "clever", "--song", SONG, "--out", "{tmp}/x.h5"], "error: --policy: unknown policy 'clever'"),
     (["collect", "no/such/run", "--out", "{tmp}/x.h5"], "error: no/such/run: RUN: not a run directory"),
     (["collect", "baseline:zero", "--out", "{tmp}/x.h5"], "error: --song: a baseline RUN needs --song"),
     (["collect", "baseline:zero", "--song", "nope", "--out", "{tmp}/x.h5"], "error: nope"),

@@ -9,18 +9,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from training.agent import Batch, DroQ, ema
-from training.config import DroQConfig
-from training.networks import (
+from training.rl.agent import Batch, DroQ, ema
+from training.rl.config import DroQConfig
+from training.rl.networks import (
     CriticEnsemble,
     Obs,
     dropout_keep_mask,
     gather_rows_sum,
     tanh_gaussian_sample,
 )
-from training.replay import active_indices
+from training.rl.replay import active_indices
 
-# The sizes of training.fake_env.FakePianoEnv() and the loop tests' batch, so the jitted
+# The sizes of tests/fake_env.py (FakePianoEnv()) and the loop tests' batch, so the jitted
 # update compiles once for the whole test session (agents with equal configs share it).
 DENSE, BITS, ACTION, B, K = 26, 21, 7, 32, 16
 SMALL = DroQConfig(hidden_dims=(32, 32))
@@ -201,7 +201,7 @@ def test_act_is_in_bounds_deterministic_and_seeded(agent):
 
 
 def test_fused_layer_norm_gelu_matches_the_composition():
-    from training.networks import layer_norm, layer_norm_gelu
+    from training.rl.networks import layer_norm, layer_norm_gelu
 
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.standard_normal((2, 5, 16)), jnp.float32)

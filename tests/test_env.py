@@ -21,7 +21,7 @@ def twinkle():
 def _hold_action(env: PianoEnv) -> np.ndarray:
     """Keep the hands in their home pose, pedal up."""
     env.reset()
-    return np.append(env.data.ctrl[env._act_ids], 0.0).astype(np.float32)
+    return env.home_action()
 
 
 def test_shadow_five_has_rp1m_dimensions(twinkle):
@@ -74,7 +74,7 @@ def test_oracle_presses_give_f1_one_and_full_press_reward(physics_timestep):
 
 def test_hands_driven_into_each_other_lose_the_collision_term():
     env = suite.load("demo_short", "shadow_five")
-    names = [env.model.actuator(i).name for i in env._act_ids]
+    names = list(env.actuator_names)
     action = _hold_action(env)
     for side in ("rh_", "lh_"):  # both forearms to the same end of their slide
         action[next(i for i, n in enumerate(names) if side in n and "forearm_ty" in n)] = -0.47
@@ -180,7 +180,7 @@ def test_reset_is_deterministic_for_a_seed():
     def rollout(seed):
         env = suite.load("demo_short", seed=seed, initial_noise=0.05)
         obs = [env.reset().observation["hands/joints"]]
-        action = np.append(env.data.ctrl[env._act_ids], 0).astype(np.float32)
+        action = env.home_action()
         for _ in range(5):
             obs.append(env.step(action).observation["fingertips"])
         return obs
@@ -206,7 +206,7 @@ def test_episode_ends_with_truncation_after_the_song():
 def test_contact_log_names_the_finger_that_pressed():
     env = suite.load("demo_short", "shadow_five")
     action = _hold_action(env)
-    names = [env.model.actuator(i).name for i in env._act_ids]
+    names = list(env.actuator_names)
     i = names.index("rh_shadow_five/rh_A_FFJ3")
     action[i] = env.action_spec().maximum[i]
     env.reset()

@@ -1,4 +1,6 @@
-"""The environment's fast reward helpers agree with the reference ``tolerance``."""
+"""The environment's fast reward helpers agree with the reference ``tolerance``; the reward
+is the named table of terms (``rewards.TERMS``, ``CompositeReward``); the environments
+implement ``pianoenv.interface.PianoEnvironment``."""
 
 from __future__ import annotations
 
@@ -7,8 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fake_env import FakePianoEnv
 from fingering.reward import tolerance
-from pianoenv import rewards
+from pianoenv import rewards, suite
+from pianoenv.interface import PianoEnvironment
 
 distances = st.floats(0.0, 10.0, allow_nan=False)
 bounds = st.floats(0.001, 1.0)
@@ -46,3 +50,35 @@ def test_sustain_reward():
     assert rewards.sustain_reward(False, 0.0) == 1.0
     pedal_up = np.exp(np.log(0.1) * (0.95 / 0.5) ** 2)  # 1 - 0.05 past the bound, margin 0.5
     assert rewards.sustain_reward(True, 0.0) == pytest.approx(pedal_up)
+
+
+# ----------------------------------------------------------------------------- the term table
+def test_composite_reward_is_the_weighted_sum_of_named_terms():
+    reward = rewards.CompositeReward()
+    reward.add("a", lambda ctx: ctx * 2.0, weight=0.5)
+    reward.add("b", lambda ctx: -1.0, weight=3.0)
+    total, terms = reward.compute(4.0)
+    assert terms == {"a": 8.0, "b": -1.0, "total": 1.0} and total == 1.0
+    assert reward.names == ("a", "b")
+    for name in ("a", "total"):
+        with pytest.raises(ValueError):
+            reward.add(name, lambda ctx: 0.0)
+
+
+@pytest.mark.parametrize("fingering", ["ot", "human", "none"])
+def test_each_fingering_mode_reports_its_row_of_the_table(fingering):
+    env = suite.load("demo_short", "shadow_five", fingering, max_steps=3)
+    env.reset()
+    ts = env.step(env.home_action())
+    assert tuple(env.reward_terms) == (*rewards.TERMS[fingering], "total")
+    weights = env.weights.as_dict()
+    expected = sum(weights[k] * v for k, v in env.reward_terms.items() if k != "total")
+    assert ts.reward == env.reward_terms["total"] == pytest.approx(expected)
+
+
+def test_environments_implement_the_interface():
+    env = suite.load("demo_short", max_steps=2)
+    assert isinstance(env, PianoEnvironment)
+    assert isinstance(FakePianoEnv(), PianoEnvironment)
+    assert len(env.actuator_names) + 1 == env.action_spec().shape[0]
+    assert set(env.binary_observation_keys) <= set(env.observation_spec())

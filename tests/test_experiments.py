@@ -1,6 +1,6 @@
 """Experiment machinery: 95% CIs, the experiment directory, resume, summary.json.
 
-Trainer runs here use ``training.fake_env`` (no MuJoCo) and budgets below the replay's batch
+Trainer runs here use ``tests/fake_env.py`` (no MuJoCo) and budgets below the replay's batch
 size, so no gradient update is compiled; the real environment is exercised in
 ``test_experiments_real.py``.
 """
@@ -17,62 +17,63 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import stats
+from scipy import stats as scipy_stats
 
 from handspec.errors import InputError
-from training.envwrap import TrainingEnv
-from training.experiments import common
+from training.rl.envwrap import TrainingEnv
+from training.experiments import common, stats
+from training.experiments.budget import run_config
 from training.experiments.cross_embodiment import run_cross_embodiment
 from training.experiments.fig2 import run_fig2
-from training.fake_env import FakePianoEnv
+from fake_env import FakePianoEnv
 
 
 # ------------------------------------------------------------------------------ statistics
 def test_mean_ci_matches_scipy_t_interval():
     values = [0.61, 0.72, 0.55, 0.70]
-    ci = common.mean_ci(values)
-    low, high = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values),
-                                 scale=stats.sem(values))
+    ci = stats.mean_ci(values)
+    low, high = scipy_stats.t.interval(0.95, len(values) - 1, loc=np.mean(values),
+                                       scale=scipy_stats.sem(values))
     assert ci.mean == pytest.approx(np.mean(values))
     assert (ci.low, ci.high) == pytest.approx((low, high))
     assert ci.n == 4
     # three seeds: t_{0.975, 2} = 4.303, far wider than the normal 1.96
-    three = common.mean_ci([0.0, 1.0, 2.0])
+    three = stats.mean_ci([0.0, 1.0, 2.0])
     assert three.half_width == pytest.approx(4.302652729911275 * 1.0 / math.sqrt(3))
 
 
 def test_mean_ci_edge_cases():
-    assert math.isnan(common.mean_ci([]).mean)
-    one = common.mean_ci([0.4])
+    assert math.isnan(stats.mean_ci([]).mean)
+    one = stats.mean_ci([0.4])
     assert one.mean == 0.4 and math.isnan(one.low) and math.isnan(one.half_width)
     assert one.to_dict()["ci_low"] is None and one.format() == "0.400 (n=1)"
-    assert common.mean_ci([0.2, float("nan"), 0.4]).n == 2  # a seed without a number is dropped
-    same = common.mean_ci([0.5, 0.5, 0.5])
+    assert stats.mean_ci([0.2, float("nan"), 0.4]).n == 2  # a seed without a number is dropped
+    same = stats.mean_ci([0.5, 0.5, 0.5])
     assert same.low == same.high == 0.5
     with pytest.raises(ValueError):
-        common.mean_ci([1.0, 2.0], confidence=1.0)
+        stats.mean_ci([1.0, 2.0], confidence=1.0)
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=2, max_size=12),
        st.sampled_from([0.8, 0.9, 0.95, 0.99]))
 def test_mean_ci_properties(values, confidence):
-    ci = common.mean_ci(values, confidence)
+    ci = stats.mean_ci(values, confidence)
     assert ci.low <= ci.mean <= ci.high
     assert ci.mean == pytest.approx(float(np.mean(values)), abs=1e-9)
-    wider = common.mean_ci(values, min(0.999, confidence + 0.009))
+    wider = stats.mean_ci(values, min(0.999, confidence + 0.009))
     assert wider.half_width >= ci.half_width - 1e-12
-    shifted = common.mean_ci([v + 10.0 for v in values], confidence)
+    shifted = stats.mean_ci([v + 10.0 for v in values], confidence)
     assert shifted.half_width == pytest.approx(ci.half_width, rel=1e-6, abs=1e-6)
 
 
 def test_curve_band_keeps_common_steps():
-    band = common.curve_band([[(100, 0.1), (200, 0.3), (300, 0.5)],
+    band = stats.curve_band([[(100, 0.1), (200, 0.3), (300, 0.5)],
                               [(100, 0.3), (200, 0.5)]])  # second seed stopped early
     assert band.steps.tolist() == [100, 200]
     assert band.mean.tolist() == pytest.approx([0.2, 0.4])
     assert band.n == 2 and np.all(band.low < band.mean) and np.all(band.high > band.mean)
-    assert common.curve_band([]).n == 0
+    assert stats.curve_band([]).n == 0
 
 
 # ------------------------------------------------------------------------------ directory
@@ -134,7 +135,7 @@ def fake_factory(config, rng):
 @pytest.fixture(scope="module")
 def small_agent(tmp_path_factory):
     """A config.json with a small network (fast to initialise); the schedule is the default."""
-    from training.config import DroQConfig, TrainConfig
+    from training.rl.config import DroQConfig, TrainConfig
 
     path = tmp_path_factory.mktemp("cfg") / "config.json"
     TrainConfig(warmup_steps=1_000, eval_interval=1_000, keep_checkpoints=1, save_replay=True,
@@ -281,12 +282,12 @@ def test_sigterm_checkpoints_like_ctrl_c_and_the_run_resumes(tmp_path, TINY):
 
 
 def test_run_config_replay_capacity():
-    from training.config import TrainConfig
+    from training.rl.config import TrainConfig
 
     base = TrainConfig(batch_size=64)
-    assert common.run_config(base, song="s", hand="h", fingering="ot", seed=1, steps=500).buffer_size == 501
-    assert common.run_config(base, song="s", hand="h", fingering="ot", seed=1, steps=10).buffer_size == 65
-    fixed = common.run_config(base, song="s", hand="h", fingering="ot", seed=1, steps=500,
+    assert run_config(base, song="s", hand="h", fingering="ot", seed=1, steps=500).buffer_size == 501
+    assert run_config(base, song="s", hand="h", fingering="ot", seed=1, steps=10).buffer_size == 65
+    fixed = run_config(base, song="s", hand="h", fingering="ot", seed=1, steps=500,
                               replay_capacity=10_000)
     assert fixed.buffer_size == 10_000 and fixed.seed == 1 and fixed.steps == 500
 

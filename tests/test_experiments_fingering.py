@@ -18,7 +18,7 @@ from fingering.notes import Note, NoteSequence
 from fingering.pig import read_pig, write_pig
 from handspec.errors import InputError
 from handspec.reach import FingerReach
-from training.config import TrainConfig
+from training.rl.config import TrainConfig
 from training.experiments import common
 from training.experiments import fingering_vs_human as fvh
 

@@ -82,12 +82,12 @@ def test_fig2_and_cross_embodiment_commands(tmp_path, capsys):
     # the cut is recorded in the run's own config: evaluating the run later plays 20 steps too
     import numpy as np
 
-    from training.config import TrainConfig
-    from training.loop import default_env_factory
+    from training.rl.config import TrainConfig
+    from training.rl.loop import default_env_factory
 
     config = TrainConfig.load(out / "human" / "seed_0" / "config.json")
     assert config.env_kwargs == {"max_steps": 20}
-    assert default_env_factory(config, np.random.default_rng(0)).num_steps == 20
+    assert default_env_factory(config, np.random.default_rng(0)).env.num_steps == 20
     out = tmp_path / "cross"
     assert main(["experiment", "cross-embodiment", "--song", "demo_short", "--max-episode-steps", "20",
                  "--hands", "shadow_five", "allegro_like", "--out", str(out), *TINY]) == 0

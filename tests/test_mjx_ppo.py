@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow  # compiles the MJX physics: minutes on a cold XLA
 
 from handspec.errors import InputError  # noqa: E402
 from training import checkpoint as ckpt  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
+from training.rl.config import TrainConfig  # noqa: E402
 from training.jaxcache import enable_compilation_cache  # noqa: E402
 from training.mjx_ppo import PPO, PPOConfig, from_train_config, make_env, train  # noqa: E402
 
@@ -52,8 +52,8 @@ def test_run_directory_has_the_cpu_trainer_layout(run):
 def test_checkpoint_holds_the_ppo_actor_and_eval_plays_it(run, tmp_path):
     out, _ = run
     from training.evaluate import evaluate_run, load_agent
-    from training.networks import Obs
-    from training.replay import active_indices
+    from training.rl.networks import Obs
+    from training.rl.replay import active_indices
 
     config, env, agent, state, found = load_agent(out)
     assert found.step == 12 and found.meta["algorithm"] == "ppo"

@@ -7,7 +7,7 @@ from handspec.errors import InputError
 from pianoenv import suite
 from pianoenv.episode import run_episode
 from pianoenv.policy import make_policy
-from training.envwrap import TrainingEnv
+from training.rl.envwrap import TrainingEnv
 
 
 @pytest.fixture(scope="module")

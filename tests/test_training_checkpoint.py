@@ -8,8 +8,8 @@ import pytest
 
 from handspec.errors import InputError
 from training import checkpoint as ckpt
-from training.agent import DroQ
-from training.config import DroQConfig
+from training.rl.agent import DroQ
+from training.rl.config import DroQConfig
 
 # The agent tests' config and the fake environment's sizes: init compiles once per session.
 AGENT = DroQ(DroQConfig(hidden_dims=(32, 32)), 26, 21, 7)
@@ -75,7 +75,7 @@ def test_checkpoint_of_another_network_is_rejected(tmp_path):
 
 
 def test_replay_is_written_before_its_checkpoint_and_pruned_with_it(tmp_path):
-    from training.replay import ObsLayout, ReplayBuffer
+    from training.rl.replay import ObsLayout, ReplayBuffer
 
     replay = ReplayBuffer(8, ObsLayout(2, 3), 1)
     for step in (1, 2, 3):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from training.cli import main
-from training.config import DroQConfig, TrainConfig
+from training.rl.config import DroQConfig, TrainConfig
 
 TINY = ["--song", "demo_short", "--hidden-dims", "16", "--batch-size", "16",
         "--buffer-size", "1000", "--warmup-steps", "40", "--no-progress", "--no-tensorboard"]
@@ -45,6 +45,14 @@ def fails(capsys, argv: list[str], *needles: str) -> str:
     (["--steps", "ten"], ["--steps"]),
     (["--song", "no_such_song"], ["no_such_song", "song"]),
     (["--hand", "no_such_hand"], ["no_such_hand"]),
+    # issue 15: non-finite and out-of-range values are one line naming the field
+    (["--target-entropy", "nan"], ["target_entropy", "finite"]),
+    (["--actor-lr", "inf"], ["actor_lr", "finite"]),
+    (["--critic-lr", "0"], ["critic_lr"]),
+    (["--time-budget", "-1"], ["--time-budget", "> 0"]),
+    (["--time-budget", "nan"], ["--time-budget"]),
+    (["--seed", "-1"], ["seed", ">= 0"]),
+    (["--seed", "12345678901234567890"], ["seed", "must be < 4294967296"]),
 ])
 def test_bad_train_flags(capsys, tmp_path, flags, needles):
     fails(capsys, ["train", "--out", str(tmp_path / "run"), *flags], *needles)
@@ -179,8 +187,8 @@ def test_a_corrupt_newest_checkpoint_is_one_warning_line_and_the_previous_is_use
     import numpy as np
 
     from training import checkpoint as ckpt
-    from training.agent import DroQ
-    from training.envwrap import make_env
+    from training.rl.agent import DroQ
+    from training.rl.envwrap import make_env
 
     config = TrainConfig(song="demo_short", agent=DroQConfig(hidden_dims=(8,)))
     config.save(tmp_path / "config.json")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
@@ -11,7 +10,7 @@ from hypothesis import strategies as st
 
 from handspec.errors import InputError
 from training.commands import _config_fields, overrides_from_options, resume_config
-from training.config import DroQConfig, TrainConfig
+from training.rl.config import DroQConfig, TrainConfig
 
 
 def test_defaults_are_rp1m_table_4():
@@ -42,15 +41,24 @@ def test_json_round_trip(tmp_path_factory, steps, seed, tau, discount, dims, ent
 @pytest.mark.parametrize("change, field", [
     ({"steps": 0}, "steps"), ({"fingering": "maybe"}, "fingering"),
     ({"buffer_size": 100, "batch_size": 256}, "buffer_size"), ({"warmup_steps": -1}, "warmup_steps"),
-    ({"agent": DroQConfig(tau=0.0)}, "tau"), ({"agent": DroQConfig(discount=1.5)}, "discount"),
-    ({"agent": DroQConfig(critic_dropout=1.0)}, "critic_dropout"),
-    ({"agent": DroQConfig(activation="swish!")}, "activation"),
-    ({"agent": DroQConfig(hidden_dims=())}, "hidden_dims"),
+    ({"seed": -1}, "seed"), ({"seed": 2 ** 32}, "seed"), ({"seed": 10 ** 19}, "seed"),
+    ({"song": ""}, "song"),
+    ({"agent": {"tau": 0.0}}, "tau"), ({"agent": {"discount": 1.5}}, "discount"),
+    ({"agent": {"critic_dropout": 1.0}}, "critic_dropout"),
+    ({"agent": {"activation": "swish!"}}, "activation"),
+    ({"agent": {"hidden_dims": []}}, "hidden_dims"),
+    ({"agent": {"target_entropy": float("nan")}}, "agent.target_entropy"),
+    ({"agent": {"actor_lr": float("inf")}}, "agent.actor_lr"),
+    ({"agent": {"critic_lr": 0.0}}, "critic_lr"),
+    ({"agent": {"log_std_min": 3.0}}, "log_std_min"),
 ])
 def test_bad_values_name_the_field(change, field):
     with pytest.raises(InputError) as err:
-        dataclasses.replace(TrainConfig(), **change).validate("cfg.json")
+        TrainConfig.from_dict({**TrainConfig().to_dict(), **change}, "cfg.json")
     assert err.value.field == field and err.value.file == "cfg.json"
+    with pytest.raises(InputError) as err:  # every construction validates
+        TrainConfig().replace(**change)
+    assert err.value.field == field
 
 
 @pytest.mark.parametrize("text, field", [
@@ -58,6 +66,7 @@ def test_bad_values_name_the_field(change, field):
     ('{"steps": "many"}', "steps"), ('{"steps": true}', "steps"),
     ('{"agent": {"hidden_dims": [256, "x"]}}', "agent.hidden_dims"),
     ('{"agent": {"tau": 2.0}}', "tau"), ('{"agent": 3}', "agent"),
+    ('{"agent": {"tau": NaN}}', "agent.tau"), ('{"seed": 1.5}', "seed"),
 ])
 def test_bad_config_files(tmp_path, text, field):
     path = tmp_path / "config.json"
@@ -69,9 +78,8 @@ def test_bad_config_files(tmp_path, text, field):
 
 
 def test_every_config_field_has_a_flag():
-    names = {f.name for _, f, _ in _config_fields()}
-    assert names == ({f.name for f in dataclasses.fields(TrainConfig)} - {"agent"}) | \
-        {f.name for f in dataclasses.fields(DroQConfig)}
+    names = {name for _, name in _config_fields()}
+    assert names == (set(TrainConfig.model_fields) - {"agent"}) | set(DroQConfig.model_fields)
 
 
 def test_overrides_parse_cli_values():

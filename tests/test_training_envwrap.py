@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from training.envwrap import TrainingEnv
-from training.fake_env import FakePianoEnv
+from training.rl.envwrap import TrainingEnv
+from fake_env import FakePianoEnv
 
 
 @pytest.fixture
@@ -48,9 +48,9 @@ def test_out_of_range_actions_are_clipped(env):
     np.testing.assert_allclose(env.to_env_action(np.full(7, -9.0)), np.full(7, -2.0))
 
 
-def test_timesteps_carry_split_observations_and_attributes_pass_through(env):
+def test_timesteps_carry_split_observations_and_reward_terms_pass_through(env):
     ts = env.reset()
     assert ts.first() and ts.observation.dense.shape == (26,)
     ts = env.step(np.ones(7))
     assert set(env.reward_terms) >= {"press", "total"}
-    assert isinstance(env.episode_metrics(), dict) and isinstance(env.contact_log, list)
+    assert isinstance(env.episode_metrics(), dict) and isinstance(env.env.contact_log, list)

@@ -1,6 +1,9 @@
-"""Learned fingering from the contact log, and its alignment with a human PIG fingering."""
+"""Learned fingering from the contact log, its alignment with a human PIG fingering, and
+``pianohands eval --policy NAME`` for any registered policy."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -8,6 +11,10 @@ import pytest
 from fingering.notes import Note, NoteSequence
 from fingering.pig import read_pig, write_pig
 from handspec.errors import InputError
+from pianoenv import suite
+from pianoenv.episode import run_episode
+from pianoenv.policy import make_policy
+from training.cli import main
 from training.evaluate import learned_fingering, transfer_to
 
 
@@ -71,3 +78,49 @@ def test_transfer_rejects_another_piece():
     with pytest.raises(InputError) as err:
         transfer_to(human, other, "other.txt")
     assert err.value.field == "--pig" and err.value.file == "other.txt"
+
+
+# ----------------------------------------------------------------------------- eval --policy
+@pytest.fixture
+def cli(monkeypatch):
+    monkeypatch.setenv("PIANOHANDS_JAX_CACHE", "off")
+    return main
+
+
+def test_eval_any_registered_policy_over_seeded_episodes(cli, tmp_path, capsys):
+    argv = ["eval", "--policy", "random", "--song", "demo_short", "--hand", "shadow_four",
+            "--episodes", "2", "--seed", "5", "--no-video"]
+    assert cli([*argv, "--out", str(tmp_path / "a")]) == 0
+    assert cli([*argv, "--out", str(tmp_path / "b")]) == 0
+    assert "F1 " in capsys.readouterr().out
+    a = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    b = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert a["per_episode"] == b["per_episode"]  # deterministic from --seed
+    assert len(a["per_episode"]) == 2 and a["per_episode"][0] != a["per_episode"][1]
+    assert a["f1"] == pytest.approx(np.mean([r["f1"] for r in a["per_episode"]]))
+    assert a["policy"] == "random" and a["hand"] == "shadow_four" and a["steps"] == 100
+    assert (tmp_path / "a" / "learned_fingering.txt").is_file()
+
+
+def test_eval_zero_policy_matches_the_episode_loop(cli, tmp_path):
+    assert cli(["eval", "--policy", "zero", "--song", "demo_short", "--no-video",
+                "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "metrics.json").read_text())
+    env = suite.load("demo_short", "shadow_five")
+    direct = run_episode(env, make_policy("zero", env))
+    assert report["f1"] == pytest.approx(direct.metrics["f1"])
+    assert report["return"] == pytest.approx(direct.episode_return)
+    assert report["notes_pressed"] == 0
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["eval"], "give a RUN directory or --policy"),
+    (["eval", "--policy", "random"], "--song: --policy needs --song"),
+    (["eval", "--policy", "clever", "--song", "demo_short"], "--policy: unknown policy 'clever'"),
+    (["eval", "somewhere", "--policy", "zero", "--song", "demo_short"], "not both"),
+    (["eval", "--policy", "zero", "--song", "demo_short", "--seed", "-1"], "--seed"),
+])
+def test_eval_policy_bad_input(cli, capsys, tmp_path, argv, needle):
+    assert cli([*argv, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and needle in err[0], err

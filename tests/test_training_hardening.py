@@ -16,10 +16,10 @@ import pytest
 
 from handspec.errors import InputError
 from training import checkpoint as ckpt
-from training.config import DroQConfig, TrainConfig
-from training.envwrap import TrainingEnv
-from training.fake_env import FakePianoEnv
-from training.loop import Trainer, run_hand
+from training.rl.config import DroQConfig, TrainConfig
+from training.rl.envwrap import TrainingEnv
+from fake_env import FakePianoEnv
+from training.rl.loop import Trainer, run_hand
 from training.runlog import CsvLog
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,10 +10,10 @@ import pytest
 
 from handspec.errors import InputError
 from training import checkpoint as ckpt
-from training.config import DroQConfig, TrainConfig
-from training.envwrap import TrainingEnv
-from training.fake_env import FakePianoEnv
-from training.loop import Trainer
+from training.rl.config import DroQConfig, TrainConfig
+from training.rl.envwrap import TrainingEnv
+from fake_env import FakePianoEnv
+from training.rl.loop import Trainer
 
 # Same agent config and batch shape as tests/test_droq_agent.py: one compile per session.
 SMALL = DroQConfig(hidden_dims=(32, 32))

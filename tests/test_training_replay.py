@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from handspec.errors import InputError
-from training.replay import ObsLayout, ReplayBuffer, active_capacity, active_indices
+from training.rl.replay import ObsLayout, ReplayBuffer, active_capacity, active_indices
 
 LAYOUT = ObsLayout(dense_dim=5, num_bits=13)  # 13 bits: packing pads the last byte
 A = 3

@@ -32,7 +32,7 @@ import jax
 import numpy as np
 
 from handspec.errors import InputError
-from training.config import atomic_write_bytes
+from handspec.atomic import write_bytes as atomic_write_bytes
 
 MAGIC = b"PIANOHANDS-CKPT-1\n"
 _NAME = re.compile(r"^step_(\d+)\.ckpt$")
@@ -76,7 +76,7 @@ def remove_stale_temporaries(directory: Path) -> list[Path]:
     """Delete temporaries a killed writer left in ``directory``; returns what was removed.
 
     Only safe while no other process writes there: the trainer holds the run directory's
-    lock when it calls this (``training.loop``)."""
+    lock when it calls this (``training.rl.loop``)."""
     removed = []
     if directory.is_dir():
         for path in directory.iterdir():

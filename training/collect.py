@@ -1,102 +1,50 @@
 """Roll out a policy and write the episodes as an RP1M-style demonstration file.
 
-The collector works with any ``policy(timestep) -> action`` (actions in the environment's
-own units, i.e. ``env.action_spec()``): a trained DroQ specialist loaded from its run
-directory (``load_policy``), or a baseline (``baseline_policy``: random / zero). A policy
-may define ``reset(seed)``; it is called before every episode with that episode's seed, so
-episode ``i`` is the same whether the collection ran in one go or was killed and resumed.
+The collector works with any ``pianoenv.policy.Policy`` (actions in the environment's own
+units): a trained DroQ specialist loaded from its run directory (``load_policy``), or any
+registered policy (``registered_policy``: random, zero, the kinematic pianist, ...). Each
+episode is one ``pianoenv.episode.run_episode(..., record=True)``; the policy and the
+environment are reseeded with the episode's seed, so episode ``i`` is the same whether the
+collection ran in one go or was killed and resumed.
 
-    env, policy, info = load_policy("runs/twinkle0")
-    collect(env, policy, "data/twinkle0.h5", episodes=500, policy_info=info)
+    source = load_policy("runs/twinkle0")
+    collect(source, "data/twinkle0.h5", episodes=500)
 
 ``collect`` is resumable: it continues after the demos already committed to ``out`` (see
-``training.dataset.DemoWriter`` for the crash-safety argument).
+``training.data.DemoWriter`` for the crash-safety argument).
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any
 
-import dm_env
 import numpy as np
+from tqdm import tqdm
 
 from handspec.errors import InputError
+from handspec.load import spec_hash
+from pianoenv.env import PianoEnv
+from pianoenv.episode import run_episode
+from pianoenv.interface import PianoEnvironment
+from pianoenv.piano import PRESSED_THRESHOLD
+from pianoenv.policy import Policy, make_policy
 from training.data import CONTACT_DTYPE, DatasetMeta, DemoWriter, Episode, episode_seed
+from training.rl.envwrap import make_env
+from training.rl.policy import load_run
 
-
-@runtime_checkable
-class Policy(Protocol):
-    """Maps a dm_env ``TimeStep`` of a pianoenv environment to an action in its units."""
-
-    def __call__(self, timestep: dm_env.TimeStep) -> np.ndarray: ...
-
-
-# --------------------------------------------------------------------------- policies
-class BaselinePolicy:
-    """Uniform random actions, or holding the home pose (``pianoenv.env_cli.make_policy``),
-    reseeded per episode so collections are reproducible."""
-
-    def __init__(self, env: Any, kind: str):
-        if kind not in ("random", "zero"):
-            raise InputError(f"unknown baseline {kind!r}; one of random, zero", field="RUN")
-        self.kind = kind
-        spec = env.action_spec()
-        self._lo, self._hi = np.asarray(spec.minimum, np.float32), np.asarray(spec.maximum, np.float32)
-        self._rng = np.random.default_rng(0)
-        self._hold: np.ndarray | None = None
-        if kind == "zero":
-            self._hold = np.asarray(env.home_action(), np.float32)
-
-    def reset(self, seed: int) -> None:
-        self._rng = np.random.default_rng(seed)
-
-    def __call__(self, timestep: dm_env.TimeStep) -> np.ndarray:
-        if self._hold is not None:
-            return self._hold
-        return self._rng.uniform(self._lo, self._hi).astype(np.float32)
-
-
-class DroQPolicy:
-    """A trained DroQ actor acting on raw pianoenv timesteps.
-
-    Observations are split as in training (``training.envwrap.TrainingEnv.split``) and the
-    actor's [-1, 1] action is mapped to the actuators' range (``to_env_action``). Stochastic
-    by default (samples of the tanh-Gaussian, like the 500 rollouts of RP1M); the sampling
-    key of step t of an episode is ``fold_in(PRNGKey(episode seed), t)``.
-    """
-
-    def __init__(self, agent: Any, state: Any, wrapper: Any, *, deterministic: bool = False):
-        import jax
-
-        self.agent, self.state, self.wrapper = agent, state, wrapper
-        self.deterministic = deterministic
-        self._jax = jax
-        self._key = jax.random.PRNGKey(0)
-        self._t = 0
-
-    def reset(self, seed: int) -> None:
-        self._key = self._jax.random.PRNGKey(seed % (2 ** 32))
-        self._t = 0
-
-    def __call__(self, timestep: dm_env.TimeStep) -> np.ndarray:
-        from training.rollout import obs_batch
-
-        obs = self.wrapper.split(timestep.observation)
-        action = np.asarray(self.agent.act(self.state, obs_batch(obs), self._key, self._t,
-                                           self.deterministic))[0]
-        self._t += 1
-        return self.wrapper.to_env_action(action)
+BASELINES = ("random", "zero")
 
 
 @dataclass
 class PolicySource:
     """A policy with the environment it acts in and what to record about it."""
 
-    env: Any                      # the raw pianoenv environment
+    env: PianoEnvironment         # the raw pianoenv environment
     policy: Policy
     info: dict[str, Any]          # provenance, stored as the file's ``policy`` attribute
     song: str
@@ -106,50 +54,43 @@ class PolicySource:
 
 def load_policy(run_dir: str | Path, *, deterministic: bool = False,
                 checkpoint: str | Path | None = None) -> PolicySource:
-    """The environment and policy of a training run directory (``training.loop.Trainer``).
+    """The environment and policy of a training run directory (``training.rl.loop.Trainer``).
 
-    Gives the raw pianoenv environment the run trained on (same
-    song, hand, fingering and ``env_kwargs``), the policy from the newest readable checkpoint
-    (or ``checkpoint``), and provenance for the dataset (run, checkpoint step, eval F1).
-    Loading goes through ``training.evaluate.load_agent``; missing or unreadable runs are
-    ``InputError``s naming the file.
+    Gives the raw pianoenv environment the run trained on (same song, hand, fingering and
+    ``env_kwargs``), the policy from the newest readable checkpoint (or ``checkpoint``),
+    and provenance for the dataset (run, checkpoint step, eval F1). Loading goes through
+    ``training.rl.policy.load_run``; missing or unreadable runs are ``InputError``s.
     """
-    from training.evaluate import load_agent
-
     run = Path(run_dir)
-    if not (run / "config.json").is_file():
-        raise InputError("not a run directory (no config.json)", file=run, field="RUN")
-    config, wrapper, agent, state, found = load_agent(
-        run, Path(checkpoint) if checkpoint is not None else None)
-    policy = DroQPolicy(agent, state, wrapper, deterministic=deterministic)
+    loaded = load_run(run, Path(checkpoint) if checkpoint is not None else None)
+    found, config = loaded.checkpoint, loaded.config
     last_eval = found.meta.get("last_eval") or {}
     info = {"kind": "droq", "run": str(run.resolve()), "checkpoint": found.path.name,
             "step": int(found.step), "deterministic": bool(deterministic),
             "train_seed": int(config.seed), "eval_f1": last_eval.get("f1")}
-    return PolicySource(wrapper.env, policy, info, config.song, config.hand,
-                        dict(config.env_kwargs))
+    return PolicySource(loaded.env.env, loaded.policy(deterministic=deterministic), info,
+                        config.song, config.hand, dict(config.env_kwargs))
 
 
-def baseline_policy(song: str, hand: str, kind: str, *, fingering: str = "ot",
-                    env_kwargs: dict[str, Any] | None = None) -> PolicySource:
-    """A baseline in its environment: ``random`` or ``zero`` (hold the home pose)."""
-    from pianoenv import suite
+def registered_policy(song: str, hand: str, name: str, *, fingering: str = "ot",
+                      env_kwargs: dict[str, Any] | None = None) -> PolicySource:
+    """Any policy of the registry (``pianoenv.policy``) in its environment.
 
-    if kind not in ("random", "zero"):
-        raise InputError(f"unknown baseline {kind!r}; one of random, zero", field="RUN")
+    Provenance is ``baseline:random`` / ``baseline:zero`` for the two baselines (the
+    ``RUN`` spelling of the collect command) and ``policy:<name>`` for the others.
+    """
     env_kwargs = dict(env_kwargs or {})
-    env = suite.load(song, hand=hand, fingering=fingering, seed=0, **env_kwargs)
-    return PolicySource(env, BaselinePolicy(env, kind), {"kind": f"baseline:{kind}"}, song, hand,
-                        env_kwargs)
+    env = make_env(song, hand, fingering, 0, env_kwargs).env
+    policy = make_policy(name, env, 0)
+    kind = f"baseline:{name}" if name in BASELINES else f"policy:{name}"
+    return PolicySource(env, policy, {"kind": kind}, song, hand, env_kwargs)
 
 
 # --------------------------------------------------------------------------- rollouts
-def dataset_meta(env: Any, *, song: str, hand: str, seed: int, policy_info: dict[str, Any],
+def dataset_meta(env: PianoEnv, *, song: str, hand: str, seed: int, policy_info: dict[str, Any],
                  env_kwargs: dict[str, Any] | None = None) -> DatasetMeta:
-    """Provenance of a collection from the environment it runs in."""
-    from handspec.load import spec_hash
-    from pianoenv.piano import PRESSED_THRESHOLD
-
+    """Provenance of a collection from the environment it runs in (the CPU ``PianoEnv``:
+    the file records its hand spec and fingering mode)."""
     obs_spec = env.observation_spec()
     action = env.action_spec()
     goals = env.song_goals
@@ -168,42 +109,34 @@ def dataset_meta(env: Any, *, song: str, hand: str, seed: int, policy_info: dict
         env_kwargs=dict(env_kwargs or {}))
 
 
-def rollout(env: Any, policy: Callable[[dm_env.TimeStep], np.ndarray], seed: int) -> Episode:
-    """One episode of ``policy`` in ``env`` (seeded), as arrays for the dataset."""
+def rollout(env: PianoEnvironment, policy: Policy, seed: int) -> Episode:
+    """One episode of ``policy`` in ``env`` (seeded), as arrays for the dataset.
+
+    The environment's random state and the policy are both seeded with ``seed``; actions
+    are stored as the environment applied them (clipped to the action spec).
+    """
     env.set_random_state(seed)
-    reset = getattr(policy, "reset", None)
-    if reset is not None:
-        reset(seed)
+    result = run_episode(env, policy, seed=seed, record=True)
+    rec = result.record
     spec = env.action_spec()
     lo = np.broadcast_to(np.asarray(spec.minimum, np.float32), spec.shape)
     hi = np.broadcast_to(np.asarray(spec.maximum, np.float32), spec.shape)
+    actions = np.clip(np.stack([a.reshape(spec.shape) for a in rec.actions]), lo, hi)
     binary = set(env.binary_observation_keys)
-    ts = env.reset()
-    keys = tuple(ts.observation)
-    frames: dict[str, list[np.ndarray]] = {k: [ts.observation[k]] for k in keys}
-    actions, rewards, terms = [], [], {}
-    while not ts.last():
-        action = np.clip(np.asarray(policy(ts), np.float32).reshape(spec.shape), lo, hi)
-        ts = env.step(action)
-        actions.append(action)
-        rewards.append(float(ts.reward or 0.0))
-        for name, value in env.reward_terms.items():
-            terms.setdefault(name, []).append(value)
-        for k in keys:
-            frames[k].append(ts.observation[k])
     obs, final = OrderedDict(), OrderedDict()
-    for k in keys:
-        stacked = np.stack(frames[k]).astype(np.uint8 if k in binary else np.float32)
+    for k in rec.observations[0]:
+        stacked = np.stack([o[k] for o in rec.observations])
+        stacked = stacked.astype(np.uint8 if k in binary else np.float32)
         obs[k], final[k] = stacked[:-1], stacked[-1]
+    terms = {name: np.asarray([step[name] for step in rec.reward_terms], np.float32)
+             for name in rec.reward_terms[0]}
     index = {name: i for i, name in enumerate(env.finger_names)}
-    contacts = np.array([(t, index[(side, finger)], key) for t, side, finger, key in env.contact_log],
-                        dtype=CONTACT_DTYPE)
-    metrics = env.episode_metrics()
-    return Episode(obs=obs, final_obs=final, actions=np.stack(actions),
-                   rewards=np.asarray(rewards, np.float32),
-                   reward_terms={k: np.asarray(v, np.float32) for k, v in terms.items()},
+    contacts = np.array([(t, index[(side, finger)], key)
+                         for t, side, finger, key in result.contact_log], dtype=CONTACT_DTYPE)
+    return Episode(obs=obs, final_obs=final, actions=actions.astype(np.float32),
+                   rewards=np.asarray(rec.rewards, np.float32), reward_terms=terms,
                    contacts=contacts, seed=int(seed),
-                   metrics={k: float(metrics[k]) for k in ("f1", "precision", "recall")})
+                   metrics={k: float(result.metrics[k]) for k in ("f1", "precision", "recall")})
 
 
 @dataclass
@@ -251,8 +184,6 @@ def collect(source: PolicySource, out: str | Path, episodes: int, *, seed: int =
         first = writer.num_committed
         bar = None
         if progress and first < episodes:
-            from tqdm import tqdm
-
             bar = tqdm(total=episodes, initial=first, unit="ep", dynamic_ncols=True,
                        desc=f"collect {meta.song_name}", smoothing=0.1, mininterval=1.0)
         try:

@@ -1,18 +1,18 @@
 """Top-level ``pianohands train | eval | demo`` commands (registered by ``training/cli.py``).
 
-``train`` has one flag per field of ``TrainConfig`` and ``DroQConfig`` (generated from the
-dataclasses, so a new field is a new flag and the help shows each default). Flags left out
-keep the default (or the value in ``--config FILE``); on ``--resume`` the run's saved
-config is used and only the schedule (``--steps``, intervals, ...) may change.
-Heavy imports (JAX, MuJoCo) happen inside the commands so ``pianohands --help`` stays fast.
+``train`` has one flag per field of the pydantic ``TrainConfig`` and ``DroQConfig``
+(``training.cli_options.model_parameters``: a new field is a new flag, the help shows its
+description and default, and the model validates the value). Flags left out keep the
+default (or the value in ``--config FILE``); on ``--resume`` the run's saved config is used
+and only the schedule (``--steps``, intervals, ...) may change. ``eval`` plays a run's
+policy (``eval RUN``) or any registered policy (``eval --policy NAME --song S``).
+Heavy imports (JAX, MuJoCo) happen inside the commands so ``pianohands --help`` stays fast;
+those are the only imports inside functions here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import inspect
-import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,86 +21,46 @@ from typing import Annotated, Any
 import typer
 
 from handspec.errors import InputError
-from training.config import DroQConfig, TrainConfig
+from training.cli_options import (
+    Fingering,
+    Hand,
+    Policy,
+    Progress,
+    Seed,
+    Song,
+    budget_seconds,
+    keyword,
+    model_parameters,
+    option_value,
+    with_parameters,
+)
 from training.jaxcache import enable_compilation_cache
+from training.rl.config import DroQConfig, TrainConfig
 
 # Fields that may change when resuming: they alter the schedule, not the learning problem.
 RESUMABLE_FIELDS = ("steps", "eval_interval", "eval_episodes", "log_interval",
                     "checkpoint_interval", "keep_checkpoints", "save_replay")
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _option_for(f: dataclasses.Field, default: Any) -> tuple[Any, Any]:
-    """(annotation, typer.Option) for one config field; every option defaults to None."""
-    help_text = f.metadata.get("help", "")
-    if f.name == "hidden_dims":
-        return str | None, typer.Option(_flag(f.name), help=f"{help_text} (default: "
-                                           f"{','.join(map(str, default))})")
-    if f.name == "env_kwargs":
-        return list[str] | None, typer.Option(
-            "--env-arg", help="extra pianoenv task argument KEY=VALUE (JSON value), repeatable")
-    if f.name == "target_entropy":
-        return float | None, typer.Option(_flag(f.name), help=help_text)
-    kind = type(default)
-    if kind is bool:
-        return bool | None, typer.Option(f"{_flag(f.name)}/--no-{f.name.replace('_', '-')}",
-                                            help=f"{help_text} (default: {default})")
-    return kind | None, typer.Option(_flag(f.name), help=f"{help_text} (default: {default})")
-
-
-def _config_fields() -> list[tuple[str, dataclasses.Field, Any]]:
-    """(owner, field, default) for every overridable field: run fields, then agent fields."""
-    run_defaults, agent_defaults = TrainConfig(), DroQConfig()
-    out = [("run", f, getattr(run_defaults, f.name)) for f in dataclasses.fields(TrainConfig)
-           if f.name != "agent"]
-    out += [("agent", f, getattr(agent_defaults, f.name)) for f in dataclasses.fields(DroQConfig)]
-    return out
-
-
-def _parse_hidden_dims(text: str) -> tuple[int, ...]:
-    try:
-        dims = tuple(int(part) for part in text.replace(" ", "").split(",") if part)
-    except ValueError:
-        dims = ()
-    if not dims or any(d < 1 for d in dims):
-        raise InputError(f"expected comma-separated positive widths like 256,256,256, got {text!r}",
-                         field="--hidden-dims")
-    return dims
-
-
-def _parse_env_args(items: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"expected KEY=VALUE, got {item!r}", field="--env-arg")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
+def _config_fields() -> list[tuple[str, str]]:
+    """(owner, name) for every overridable field: run fields, then agent fields."""
+    return [("run", name) for name in TrainConfig.model_fields if name != "agent"] + \
+        [("agent", name) for name in DroQConfig.model_fields]
 
 
 def overrides_from_options(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Splits given (non-None) option values into run-field and agent-field overrides."""
     run, agent = {}, {}
-    for owner, f, _ in _config_fields():
-        value = values.get(f.name)
-        if value is None or (f.name == "env_kwargs" and not value):
+    for owner, name in _config_fields():
+        value = values.get(name)
+        if value is None or (name == "env_kwargs" and not value):
             continue
-        if f.name == "hidden_dims":
-            value = _parse_hidden_dims(value)
-        elif f.name == "env_kwargs":
-            value = _parse_env_args(value)
-        (run if owner == "run" else agent)[f.name] = value
+        (run if owner == "run" else agent)[name] = option_value(name, value)
     return run, agent
 
 
 def build_config(base: TrainConfig, run: dict[str, Any], agent: dict[str, Any]) -> TrainConfig:
-    return dataclasses.replace(base, **run, agent=dataclasses.replace(base.agent, **agent)).validate()
+    return base.replace(**run, agent=base.agent.replace(**agent))
 
 
 def resume_config(saved: TrainConfig, run: dict[str, Any], agent: dict[str, Any],
@@ -118,7 +78,7 @@ def resume_config(saved: TrainConfig, run: dict[str, Any], agent: dict[str, Any]
 def _cli_warnings() -> Iterator[None]:
     """Checkpoint warnings as one ``warning: ...`` line each (no Python file/line noise);
     JAX's os.fork() warning (imageio starts ffmpeg for the video) is not the user's concern."""
-    from training.checkpoint import CheckpointWarning
+    from training.checkpoint import CheckpointWarning  # pulls in JAX: only when a command runs
 
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, CheckpointWarning):
@@ -145,7 +105,7 @@ def train_command(**options: Any) -> None:
     config_file = options.pop("config")
     progress = options.pop("progress")
     tensorboard = options.pop("tensorboard")
-    minutes = options.pop("time_budget_minutes")
+    budget_s = budget_seconds(options.pop("time_budget_minutes"))
     backend = options.pop("backend")
     if backend not in ("cpu", "mjx"):
         raise InputError(f"unknown backend {backend!r}; one of cpu, mjx", field="--backend")
@@ -153,7 +113,7 @@ def train_command(**options: Any) -> None:
     enable_compilation_cache()
     if backend == "mjx":
         _train_mjx(build_config(TrainConfig.load(config_file) if config_file else TrainConfig(),
-                                run, agent), out, resume, progress, tensorboard, minutes)
+                                run, agent), out, resume, progress, tensorboard, budget_s)
         return
     if resume:
         saved_path = out / "config.json"
@@ -165,11 +125,11 @@ def train_command(**options: Any) -> None:
     else:
         base = TrainConfig.load(config_file) if config_file else TrainConfig()
         config = build_config(base, run, agent)
-    from training.loop import Trainer
+    from training.rl.loop import Trainer
 
     with _cli_warnings():
         trainer = Trainer(config, out, resume=resume, progress=progress, tensorboard=tensorboard,
-                          time_budget_s=None if minutes is None else 60.0 * minutes)
+                          time_budget_s=budget_s)
         if trainer.resumed_from:
             typer.echo(f"resuming from {trainer.resumed_from} at step {trainer.step}", err=True)
         try:
@@ -185,7 +145,7 @@ def train_command(**options: Any) -> None:
 
 
 def _train_mjx(config: TrainConfig, out: Path, resume: bool, progress: bool, tensorboard: bool,
-               minutes: float | None) -> None:
+               budget_s: float | None) -> None:
     """``--backend mjx``: PPO on the MJX environment (``training.mjx_ppo``), with the run
     fields of ``config`` and that module's PPO defaults; same run directory and eval."""
     if resume:
@@ -194,64 +154,74 @@ def _train_mjx(config: TrainConfig, out: Path, resume: bool, progress: bool, ten
 
     summary = mjx_ppo.train(mjx_ppo.from_train_config(config), out, progress=progress,
                             tensorboard=tensorboard,
-                            time_budget_s=None if minutes is None else 60.0 * minutes)
+                            time_budget_s=budget_s)
     f1 = (summary.get("last_eval") or {}).get("f1")
     typer.echo(f"{out}: {summary['steps']} steps (PPO on MJX, {summary['num_envs']} envs), "
                f"{summary['wall_time_s']:.0f} s, last eval F1 {'n/a' if f1 is None else f'{f1:.3f}'}")
 
 
-def _train_signature() -> inspect.Signature:
-    P = inspect.Parameter
-    params = [
-        P("out", P.KEYWORD_ONLY, annotation=Annotated[Path, typer.Option(
-            "--out", help="run directory (created; must not hold a run unless --resume)")]),
-        P("resume", P.KEYWORD_ONLY, default=False, annotation=Annotated[bool, typer.Option(
-            "--resume", help="continue the run in --out from its newest good checkpoint")]),
-        P("config", P.KEYWORD_ONLY, default=None, annotation=Annotated[Path | None, typer.Option(
-            "--config", help="start from this config.json (flags override it)")]),
-        P("progress", P.KEYWORD_ONLY, default=True, annotation=Annotated[bool, typer.Option(
-            "--progress/--no-progress", help="progress bar with steps/s, ETA and last F1")]),
-        P("tensorboard", P.KEYWORD_ONLY, default=True, annotation=Annotated[bool, typer.Option(
-            "--tensorboard/--no-tensorboard", help="write TensorBoard events under OUT/tb")]),
-        P("time_budget_minutes", P.KEYWORD_ONLY, default=None,
-          annotation=Annotated[float | None, typer.Option(
-              "--time-budget", help="stop (with a checkpoint) after this many minutes")]),
-        P("backend", P.KEYWORD_ONLY, default="cpu", annotation=Annotated[str, typer.Option(
-            "--backend", help="cpu: DroQ on the CPU env; mjx: PPO on the MJX env "
-                              "(training.mjx_ppo; of the agent flags only --hidden-dims and --activation apply)")]),
-    ]
-    for _, f, default in _config_fields():
-        annotation, option = _option_for(f, default)
-        params.append(P(f.name, P.KEYWORD_ONLY, default=None, annotation=Annotated[annotation, option]))
-    return inspect.Signature(params)
-
-
-train_command.__signature__ = _train_signature()  # type: ignore[attr-defined]
-train_command.__annotations__ = {p.name: p.annotation for p in
-                                 train_command.__signature__.parameters.values()}
+_TRAIN_PARAMETERS = [
+    keyword("out", Annotated[Path, typer.Option(
+        "--out", help="run directory (created; must not hold a run unless --resume)")]),
+    keyword("resume", Annotated[bool, typer.Option(
+        "--resume", help="continue the run in --out from its newest good checkpoint")], False),
+    keyword("config", Annotated[Path | None, typer.Option(
+        "--config", help="start from this config.json (flags override it)")], None),
+    keyword("progress", Annotated[bool, typer.Option(
+        "--progress/--no-progress", help="progress bar with steps/s, ETA and last F1")], True),
+    keyword("tensorboard", Annotated[bool, typer.Option(
+        "--tensorboard/--no-tensorboard", help="write TensorBoard events under OUT/tb")], True),
+    keyword("time_budget_minutes", Annotated[float | None, typer.Option(
+        "--time-budget", help="stop (with a checkpoint) after this many minutes")], None),
+    keyword("backend", Annotated[str, typer.Option(
+        "--backend", help="cpu: DroQ on the CPU env; mjx: PPO on the MJX env (training.mjx_ppo; "
+                          "of the agent flags only --hidden-dims and --activation apply)")], "cpu"),
+    *model_parameters(TrainConfig), *model_parameters(DroQConfig),
+]
+with_parameters(train_command, _TRAIN_PARAMETERS)
 
 
 # ------------------------------------------------------------------------------ eval
 def eval_command(
-    run: Annotated[Path, typer.Argument(help="run directory written by 'pianohands train'")],
+    run: Annotated[Path | None, typer.Argument(
+        help="run directory written by 'pianohands train' (or give --policy)",
+        show_default=False)] = None,
+    policy: Policy = None,
     pig: Annotated[Path | None, typer.Option(
         "--pig", help="human fingering of the song (PIG file) to compare the learned one with")] = None,
     song: Annotated[str | None, typer.Option(
-        "--song", help="play another song than the one trained on")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="output folder (default RUN/eval)")] = None,
+        "--song", help="play another song than the one trained on (the song for --policy)")] = None,
+    hand: Hand = "shadow_five",
+    fingering: Fingering = "ot",
+    episodes: Annotated[int, typer.Option(
+        "--episodes", min=1, help="episodes for --policy (seeded; a RUN plays one)")] = 1,
+    seed: Seed = 0,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="output folder (default RUN/eval, or runs/eval_<policy>)")] = None,
     video: Annotated[bool, typer.Option("--video/--no-video", help="render an MP4")] = True,
     width: Annotated[int, typer.Option(min=16)] = 640,
     height: Annotated[int, typer.Option(min=16)] = 480,
     checkpoint: Annotated[Path | None, typer.Option(
         "--checkpoint", help="a checkpoint file (default: the newest good one)")] = None,
 ) -> None:
-    """Play the song with the trained policy: F1, learned fingering (PIG), plots, video."""
-    from training.evaluate import evaluate_run
+    """Play a song with a trained run's policy or a registered policy: F1, learned fingering
+    (PIG), plots, video."""
+    from training.evaluate import evaluate_policy, evaluate_run
 
+    if (run is None) == (policy is None):
+        raise InputError("give a RUN directory or --policy NAME, not both",
+                         field="RUN" if policy is None else "--policy")
     enable_compilation_cache()
     with _cli_warnings():
-        report = evaluate_run(run, pig=pig, song=song, out=out, video=video,
-                              size=(width, height), checkpoint=checkpoint)
+        if policy is not None:
+            if song is None:
+                raise InputError("--policy needs --song", field="--song")
+            report = evaluate_policy(policy, song, hand, fingering=fingering, episodes=episodes,
+                                     seed=seed, out=out, pig=pig, video=video,
+                                     size=(width, height))
+        else:
+            report = evaluate_run(run, pig=pig, song=song, out=out, video=video,
+                                  size=(width, height), checkpoint=checkpoint)
     typer.echo(f"F1 {report['f1']:.3f}  precision {report['precision']:.3f}  "
                f"recall {report['recall']:.3f}  ({report['steps']} steps) -> {report['out']}")
     for name, path in report.get("files", {}).items():
@@ -262,12 +232,12 @@ def eval_command(
 def demo_command(
     out: Annotated[Path, typer.Option("--out", help="run directory")] = Path("runs/demo"),
     minutes: Annotated[float, typer.Option("--minutes", min=0.1, help="training time budget")] = 8.5,
-    song: Annotated[str, typer.Option("--song", help="piece to learn")] = "demo_short",
-    hand: Annotated[str, typer.Option("--hand")] = "shadow_five",
-    fingering: Annotated[str, typer.Option("--fingering", help="ot | human | none")] = "ot",
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    song: Song = "demo_short",
+    hand: Hand = "shadow_five",
+    fingering: Fingering = "ot",
+    seed: Seed = 0,
     steps: Annotated[int, typer.Option("--steps", min=1, help="step cap")] = 60_000,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    progress: Progress = True,
 ) -> None:
     """Train on a short built-in piece for a few CPU minutes; F1 curve, fingering, summary."""
     from training.demo import run_demo

@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from handspec.errors import InputError
+from training.cli_options import parse_key_values
 from training.signals import sigterm_as_exit
 
 dataset_app = typer.Typer(help="Demonstration datasets (RP1M layout): info, verify, stats.",
@@ -130,7 +131,7 @@ def stats(paths: PathsArg,
     """RP1M Fig. 4 panels (pressed keys by colour, active keys per piece, F1) as PNG."""
     import numpy as np
 
-    from training.config import atomic_write_text
+    from handspec.atomic import write_text as atomic_write_text
     from training.data import compute_stats
     from training.data.plot import plot_fig4
 
@@ -166,10 +167,11 @@ def stats(paths: PathsArg,
 
 # --------------------------------------------------------------------------- collect
 def collect_command(
-    run: Annotated[str, typer.Argument(
-        metavar="RUN", help="Training run directory, or baseline:random / baseline:zero.")],
     out: Annotated[Path, typer.Option("--out", help="Dataset file to write (.h5); resumed if it "
                                                     "exists.")],
+    run: Annotated[Optional[str], typer.Argument(
+        metavar="[RUN]", help="Training run directory, or baseline:random / baseline:zero "
+                              "(or give --policy instead).", show_default=False)] = None,
     episodes: Annotated[int, typer.Option("--episodes", min=1, help="Episodes the file should "
                                                                     "hold (RP1M: 500).")] = 500,
     seed: Annotated[int, typer.Option(help="Collection seed (episode i uses a seed derived from "
@@ -179,23 +181,34 @@ def collect_command(
                                              "(all episodes then look alike).")] = False,
     checkpoint: Annotated[Optional[Path], typer.Option(
         help="A checkpoint file of RUN (default: the newest readable one).")] = None,
-    song: Annotated[Optional[str], typer.Option(help="Song for a baseline RUN.")] = None,
-    hand: Annotated[str, typer.Option(help="Hand for a baseline RUN.")] = "shadow_five",
-    fingering: Annotated[str, typer.Option(help="Fingering mode for a baseline RUN.")] = "ot",
+    policy: Annotated[Optional[str], typer.Option(
+        "--policy", help="Any registered policy (random, zero, ...) instead of RUN.")] = None,
+    song: Annotated[Optional[str], typer.Option(help="Song for a baseline RUN or --policy.")] = None,
+    hand: Annotated[str, typer.Option(help="Hand for a baseline RUN or --policy.")] = "shadow_five",
+    fingering: Annotated[str, typer.Option(
+        help="Fingering mode for a baseline RUN or --policy.")] = "ot",
     commit_every: Annotated[int, typer.Option(
         min=1, help="Episodes per atomic commit (a kill loses at most this many).")] = 25,
     overwrite: Annotated[bool, typer.Option(help="Start a new file instead of resuming.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Roll out a trained specialist and write its episodes in the robomimic HDF5 layout."""
-    from training.collect import baseline_policy, collect, load_policy
+    from training.collect import BASELINES, collect, load_policy, registered_policy
 
     if out.suffix not in (".h5", ".hdf5"):
         raise InputError("must end in .h5 or .hdf5", file=out, field="--out")
-    if run.startswith("baseline:"):
+    if (run is None) == (policy is None):
+        raise InputError("give a RUN (run directory or baseline:NAME) or --policy NAME, not "
+                         "both", field="RUN" if policy is None else "--policy")
+    if policy is not None or run.startswith("baseline:"):
+        name = policy if policy is not None else run.split(":", 1)[1]
+        if policy is None and name not in BASELINES:
+            raise InputError(f"unknown baseline {name!r}; one of {', '.join(BASELINES)}",
+                             field="RUN")
         if song is None:
-            raise InputError("a baseline RUN needs --song", field="--song")
-        source = baseline_policy(song, hand, run.split(":", 1)[1], fingering=fingering)
+            raise InputError(f"{'--policy' if policy else 'a baseline RUN'} needs --song",
+                             field="--song")
+        source = registered_policy(song, hand, name, fingering=fingering)
     else:
         if song is not None:
             raise InputError("--song is only for baseline RUNs (a run plays its own song)",
@@ -214,15 +227,7 @@ def collect_command(
 def _parse_train_args(items: list[str], steps: int | None) -> dict:
     """``--train-arg KEY=VALUE`` (JSON values; ``agent.KEY`` for DroQ fields) -> overrides."""
     out: dict = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise InputError(f"expected KEY=VALUE, got {item!r}", field="--train-arg")
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
-            parsed = value
+    for key, parsed in parse_key_values(items, "--train-arg").items():
         if key.startswith("agent."):
             out.setdefault("agent", {})[key[len("agent."):]] = parsed
         else:

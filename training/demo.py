@@ -22,10 +22,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from handspec.atomic import write_text
 from handspec.errors import InputError
-from training.config import DroQConfig, TrainConfig, atomic_write_text
+from training.evaluate import evaluate_run, random_policy_f1
+from training.rl.config import DroQConfig, TrainConfig
+from training.rl.envwrap import make_env
+from training.rl.loop import Trainer
+from training.runlog import CsvLog, plot_f1_curve
 
 RANDOM_EPISODES = 3
 
@@ -34,18 +37,16 @@ def demo_config(song: str, hand: str, fingering: str, seed: int, steps: int) -> 
     return TrainConfig(song=song, hand=hand, fingering=fingering, seed=seed, steps=steps,
                        warmup_steps=1_000, buffer_size=200_000, batch_size=128,
                        eval_interval=1_000, log_interval=500, checkpoint_interval=10_000,
-                       agent=DroQConfig(hidden_dims=(256, 256))).validate()
+                       agent=DroQConfig(hidden_dims=(256, 256)))
 
 
-def random_policy_f1(config: TrainConfig, episodes: int = RANDOM_EPISODES) -> dict[str, float]:
-    from training.envwrap import make_env
-    from training.rollout import random_policy, run_episode
-
-    rng = np.random.default_rng(config.seed + 10_000)
-    env = make_env(config.song, config.hand, config.fingering, rng, config.env_kwargs)
-    policy = random_policy(rng, env.action_dim)
-    results = [run_episode(env, policy) for _ in range(episodes)]
-    return {k: float(np.mean([r.metrics[k] for r in results])) for k in ("f1", "precision", "recall")}
+def random_baseline(config: TrainConfig, episodes: int = RANDOM_EPISODES) -> dict[str, float]:
+    """The random policy's F1 on the demo's environment (``evaluate.random_policy_f1``)."""
+    env = make_env(config.song, config.hand, config.fingering, config.seed, config.env_kwargs).env
+    try:
+        return random_policy_f1(env, seed=config.seed, episodes=episodes)
+    finally:
+        env.close()
 
 
 def _fresh_dir(out: Path) -> None:
@@ -57,20 +58,16 @@ def _fresh_dir(out: Path) -> None:
         else:
             shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "demo.json", json.dumps({"demo": True}) + "\n")
+    write_text(out / "demo.json", json.dumps({"demo": True}) + "\n")
 
 
 def run_demo(out: str | Path, *, minutes: float = 8.5, song: str = "demo_short",
              hand: str = "shadow_five", fingering: str = "ot", seed: int = 0,
              steps: int = 60_000, progress: bool = True) -> dict[str, Any]:
-    from training.evaluate import evaluate_run
-    from training.loop import Trainer
-    from training.runlog import CsvLog, plot_f1_curve
-
     out = Path(out)
     config = demo_config(song, hand, fingering, seed, steps)
     _fresh_dir(out)
-    baseline = random_policy_f1(config)
+    baseline = random_baseline(config)
     trainer = Trainer(config, out, progress=progress, time_budget_s=60.0 * minutes)
     summary = trainer.run()
     with warnings.catch_warnings():
@@ -102,5 +99,5 @@ def run_demo(out: str | Path, *, minutes: float = 8.5, song: str = "demo_short",
         "video": report["files"].get("video"), "match": report.get("match"),
         "minutes_budget": minutes,
     })
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=float) + "\n")
+    write_text(out / "summary.json", json.dumps(summary, indent=2, default=float) + "\n")
     return summary

@@ -1,6 +1,9 @@
-"""``pianohands eval RUN``: play the song with the trained policy and look at what it learned.
+"""``pianohands eval``: play a song with a policy and look at what it played.
 
-Writes into ``RUN/eval`` (or ``--out``):
+``eval RUN`` plays one deterministic episode of a trained run's policy (``evaluate_run``);
+``eval --policy NAME --song S --hand H`` plays any registered policy (``pianoenv.policy``)
+for ``--episodes`` seeded episodes (``evaluate_policy``). Writes into ``RUN/eval`` (or
+``--out``; ``runs/eval_<NAME>`` for a registered policy):
 
 * ``metrics.json``           F1, precision, recall, return, mean reward terms, checkpoint used
 * ``learned_fingering.txt``  the policy's fingering in PIG format: for every note of the
@@ -16,6 +19,7 @@ Writes into ``RUN/eval`` (or ``--out``):
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
@@ -24,13 +28,20 @@ from typing import Any
 
 import numpy as np
 
+from fingering import plots
+from fingering.match import match_rates
 from fingering.notes import FINGER_NAMES, Note, NoteSequence
+from fingering.pig import write_pig
+from handspec.atomic import write_text
 from handspec.errors import InputError
-from training import checkpoint as ckpt
-from training.agent import DroQ
-from training.config import TrainConfig, atomic_write_text
-
-Contact = tuple[int, str, str, int]
+from pianoenv.episode import EpisodeResult, run_episode
+from pianoenv.interface import Contact, PianoEnvironment
+from pianoenv.policy import make_policy
+from pianoenv.songs import load_goals, parse_song_spec
+from pianoenv.video import write_video
+from training.rl.envwrap import make_env
+from training.rl.policy import check_run_dir, load_run
+from training.seeds import EVALUATE, RANDOM_BASELINE, derive_seed
 
 
 def learned_fingering(notes: NoteSequence, note_steps: np.ndarray,
@@ -92,8 +103,6 @@ def transfer_to(reference: NoteSequence, estimate: NoteSequence, file: str | Pat
 def _prepared_pig(pig: Path, song: str) -> NoteSequence:
     """The human fingering of ``pig`` prepared like the song the policy plays (stretched,
     trimmed, and cut to the same chunk when the song names one), so notes line up."""
-    from pianoenv.songs import load_goals, parse_song_spec
-
     if not pig.is_file():
         raise InputError("no such file", file=pig, field="--pig")
     _, chunk = parse_song_spec(song)
@@ -101,98 +110,126 @@ def _prepared_pig(pig: Path, song: str) -> NoteSequence:
     return goals.notes
 
 
-def load_agent(run: Path, checkpoint: Path | None = None):
-    """(config, env, agent, state, checkpoint) for a run directory."""
-    from training.envwrap import make_env
+def mean_metrics(results: Sequence[EpisodeResult]) -> dict[str, float]:
+    """Mean F1, precision and recall over episodes."""
+    return {k: float(np.mean([r.metrics.get(k, math.nan) for r in results]))
+            for k in ("f1", "precision", "recall")}
 
-    run = Path(run)
-    config = TrainConfig.load(run / "config.json")
-    if checkpoint is None:  # fail before building the environment and compiling
-        if not ckpt.list_checkpoints(ckpt.checkpoint_dir(run)):
-            raise InputError("no checkpoint yet (train first)", file=ckpt.checkpoint_dir(run),
-                             field="checkpoint")
-        ckpt.check_intact(ckpt.checkpoint_dir(run))
-    elif not Path(checkpoint).is_file():
-        raise InputError("no such file", file=checkpoint, field="--checkpoint")
-    env = make_env(config.song, config.hand, config.fingering, np.random.default_rng(config.seed),
-                   config.env_kwargs)
-    agent = DroQ(config.agent, env.layout.dense_dim, env.layout.num_bits, env.action_dim)
-    template = agent.init(config.seed)
-    if checkpoint is not None:
-        found = ckpt.read_checkpoint(Path(checkpoint), template)
-    else:
-        found = ckpt.load_latest(ckpt.checkpoint_dir(run), template)
-    return config, env, agent, found.agent, found
+
+def random_policy_f1(env: PianoEnvironment, *, seed: int, episodes: int) -> dict[str, float]:
+    """F1 of the uniform-random policy on ``env``: the floor a trained policy must beat.
+
+    Episode ``i`` is seeded with ``derive_seed(seed, RANDOM_BASELINE, i)``.
+    """
+    policy = make_policy("random", env, seed)
+    results = [run_episode(env, policy, seed=derive_seed(seed, RANDOM_BASELINE, i))
+               for i in range(episodes)]
+    return mean_metrics(results)
 
 
 def evaluate_run(run: str | Path, *, pig: Path | None = None, song: str | None = None,
                  out: Path | None = None, video: bool = True, size: tuple[int, int] = (640, 480),
                  checkpoint: Path | None = None) -> dict[str, Any]:
-    import jax
-
-    from training.envwrap import make_env
-    from training.rollout import agent_policy, run_episode
-
-    run = Path(run)
-    if not (run / "config.json").is_file():
-        raise InputError("not a run directory (no config.json)", file=run, field="RUN")
+    """``pianohands eval RUN``: one deterministic episode of the run's policy, then the
+    learned fingering, plots against a human fingering and the video (``_write_report``)."""
+    run = check_run_dir(run)
     if pig is not None and not Path(pig).is_file():
         raise InputError("no such file", file=pig, field="--pig")
-    config, env, agent, state, found = load_agent(run, checkpoint)
+    loaded = load_run(run, checkpoint)
+    config, env = loaded.config, loaded.env
     if song is not None and song != config.song:
         env = make_env(song, config.hand, config.fingering, np.random.default_rng(config.seed),
                        config.env_kwargs)
+        agent = loaded.agent
         if (env.layout.dense_dim, env.layout.num_bits, env.action_dim) != \
                 (agent.dense_dim, agent.num_bits, agent.action_dim):
             raise InputError("this song gives other observation/action sizes than the run's",
                              field="--song")
-    human = None
-    if pig is not None:
-        human = _prepared_pig(Path(pig), song or config.song)
+    human = _prepared_pig(Path(pig), song or config.song) if pig is not None else None
     out = Path(out) if out is not None else run / "eval"
     out.mkdir(parents=True, exist_ok=True)
+    result = run_episode(env.env, loaded.policy(env=env.env), seed=0,
+                         render=size if video else None)
+    header = {"run": str(run), "song": song or config.song,
+              "checkpoint": str(loaded.checkpoint.path),
+              "checkpoint_step": loaded.checkpoint.step}
+    return _write_report(header, result, env.env.song_goals, out, human=human, pig=pig,
+                         label="learned (DroQ)", title=str(song or config.song))
 
-    policy = agent_policy(agent, state, jax.random.PRNGKey(0), deterministic=True)
-    result = run_episode(env, policy, render=size if video else None)
-    goals = env.song_goals
+
+def evaluate_policy(policy: str, song: str, hand: str, *, fingering: str = "ot",
+                    episodes: int = 1, seed: int = 0, out: Path | None = None,
+                    pig: Path | None = None, video: bool = True,
+                    size: tuple[int, int] = (640, 480)) -> dict[str, Any]:
+    """``pianohands eval --policy NAME``: any registered policy over ``episodes`` whole
+    episodes of ``song``; episode ``i`` is seeded (policy and environment) with
+    ``derive_seed(seed, EVALUATE, i)``, so the numbers are reproducible.
+
+    The report holds the mean metrics and one row per episode; the learned fingering,
+    plots and video are those of episode 0.
+    """
+    if pig is not None and not Path(pig).is_file():
+        raise InputError("no such file", file=pig, field="--pig")
+    env = make_env(song, hand, fingering, seed).env
+    try:
+        pol = make_policy(policy, env, seed)
+        results = []
+        for i in range(episodes):
+            episode_seed = derive_seed(seed, EVALUATE, i)
+            env.set_random_state(episode_seed)
+            results.append(run_episode(env, pol, seed=episode_seed,
+                                       render=size if video and i == 0 else None))
+    finally:
+        env.close()
+    human = _prepared_pig(Path(pig), song) if pig is not None else None
+    out = Path(out) if out is not None else Path("runs") / f"eval_{policy}"
+    out.mkdir(parents=True, exist_ok=True)
+    header = {"policy": policy, "song": song, "hand": hand, "fingering": fingering,
+              "seed": seed, "episodes": episodes,
+              "per_episode": [r.row() for r in results], "mean": mean_metrics(results)}
+    # the headline numbers are the means over the episodes
+    headline = {**mean_metrics(results),
+                "return": float(np.mean([r.episode_return for r in results]))}
+    return _write_report(header, results[0], env.song_goals, out, human=human, pig=pig,
+                         label=f"policy {policy}", title=song, headline=headline)
+
+
+def _write_report(header: dict[str, Any], result: EpisodeResult, goals: Any, out: Path, *,
+                  human: NoteSequence | None, pig: Path | None, label: str, title: str,
+                  headline: dict[str, float] | None = None) -> dict[str, Any]:
+    """metrics.json, learned_fingering.txt, comparison plots and video of one episode
+    (``headline`` replaces that episode's numbers, e.g. with means over several)."""
     learned = learned_fingering(goals.notes, goals.note_steps, result.contact_log)
-    files: dict[str, str] = {}
-    from fingering.pig import write_pig
-
-    files["learned_fingering"] = str(write_pig(learned, out / "learned_fingering.txt"))
+    files: dict[str, str] = {
+        "learned_fingering": str(write_pig(learned, out / "learned_fingering.txt"))}
     report: dict[str, Any] = {
-        "run": str(run), "song": song or config.song, "checkpoint": str(found.path),
-        "checkpoint_step": found.step, **{k: result.metrics.get(k) for k in ("f1", "precision", "recall")},
+        **header, **{k: result.metrics.get(k) for k in ("f1", "precision", "recall")},
         "return": result.episode_return, "steps": result.length,
         "reward_terms": result.reward_terms,
         "notes": len(learned.notes), "notes_pressed": sum(1 for n in learned.notes if n.fingers),
+        **(headline or {}),
     }
-    reference, estimate, label = None, learned, "learned (DroQ)"
+    reference, estimate = None, learned
     if human is not None:
         reference, estimate = human, transfer_to(human, learned, pig)
     elif goals.notes.has_fingering:
         reference = goals.notes
     if reference is not None:
-        files.update(_compare(reference, estimate, out, label, title=str(song or config.song)))
+        files.update(_compare(reference, estimate, out, label, title=title))
         match_path = out / "match.json"
         report["match"] = json.loads(match_path.read_text()) if match_path.is_file() else None
-    if video and result.frames:
-        from pianoenv.video import write_video  # imageio runs ffmpeg in a subprocess
-
-        fps = round(1.0 / float(getattr(goals, "control_timestep", 0.05)))
+    if result.frames:
+        fps = round(1.0 / float(goals.control_timestep))
         files["video"] = str(write_video(result.frames, out / "video.mp4", fps=fps))
     report["files"] = files
     report["out"] = str(out)
-    atomic_write_text(out / "metrics.json", json.dumps(report, indent=2, default=float) + "\n")
+    write_text(out / "metrics.json", json.dumps(report, indent=2, default=float) + "\n")
     return report
 
 
 def _compare(reference: NoteSequence, estimate: NoteSequence, out: Path, label: str,
              title: str) -> dict[str, str]:
     """Plots and match rates of the learned fingering against a human one."""
-    from fingering import plots
-    from fingering.match import match_rates
-
     files = {
         "finger_usage": str(plots.plot_finger_usage([reference], estimate, out / "finger_usage.png",
                                                     title=f"{title}: finger usage",
@@ -209,7 +246,7 @@ def _compare(reference: NoteSequence, estimate: NoteSequence, out: Path, label: 
                                                   title=f"{title}: finger confusion",
                                                   machine_label=label))
     overall = match.overall
-    atomic_write_text(out / "match.json", json.dumps(
+    write_text(out / "match.json", json.dumps(
         {"general": overall.general, "highest": overall.highest, "soft": overall.soft,
          "per_hand": {h: {"general": r.general} for h, r in match.per_hand.items()}},
         indent=2, default=float) + "\n")

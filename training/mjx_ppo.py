@@ -5,7 +5,7 @@ purejaxrl / Brax style: an iteration is two jitted functions, a rollout of
 ``update_epochs`` x ``num_minibatches`` clipped-PPO steps); Python only loops over
 iterations, logs, evaluates and checkpoints between them.
 
-Run directory: the CPU trainer's layout (``training.loop.RunPaths``): ``config.json`` (a
+Run directory: the CPU trainer's layout (``training.rl.loop.RunPaths``): ``config.json`` (a
 ``TrainConfig`` naming song, hand, fingering, seed, env arguments and the actor's network
 sizes), ``train.csv``, ``episodes.csv``, ``eval.csv``, ``tb/``, ``checkpoints/``,
 ``f1_curve.png``, ``summary.json``, plus ``ppo_config.json`` (this module's config).
@@ -18,7 +18,7 @@ initial noise; they are not counted as training steps): keep ``eval_interval`` w
 that (the default 4M against 1024 x 600 for Twinkle).
 
 Checkpoints and ``pianohands eval``: the policy is the DroQ actor of
-``training.networks.Actor`` (MLP, tanh-squashed Gaussian), so a checkpoint is a DroQ
+``training.rl.networks.Actor`` (MLP, tanh-squashed Gaussian), so a checkpoint is a DroQ
 ``AgentState`` whose ``actor`` holds the PPO-trained parameters (the critic fields hold a
 fresh initialisation and are not used by a policy). ``pianohands eval RUN`` therefore
 plays a PPO run's policy on the CPU environment (full solver) without knowing it came
@@ -50,12 +50,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from handspec.atomic import write_bytes as atomic_write_bytes
+from handspec.atomic import write_text as atomic_write_text
 from handspec.errors import InputError
 from training import checkpoint as ckpt
-from training.agent import DroQ
-from training.config import DroQConfig, TrainConfig, atomic_write_bytes, atomic_write_text
-from training.loop import RunPaths
-from training.networks import Actor, Obs
+from training.rl.agent import DroQ
+from training.rl.config import DroQConfig, TrainConfig
+from training.rl.loop import RunPaths
+from training.rl.networks import Actor, Obs
 from training.runlog import CsvLog, Scalars, plot_f1_curve
 
 

@@ -2,7 +2,7 @@
 F1 clears a threshold, collect its rollouts, and record everything in a manifest.
 
     DIR/manifest.json              one entry per chunk: status, F1, paths, wall time, errors
-    DIR/runs/<slug>-<hash>/        the specialist's training run (``training.loop.Trainer``)
+    DIR/runs/<slug>-<hash>/        the specialist's training run (``training.rl.loop.Trainer``)
     DIR/data/<slug>.h5             its demonstrations (``training.data``)
 
 Each chunk is one task (``run_chunk``), run by a backend (``training.backends``: local
@@ -105,7 +105,7 @@ class Specialist(Protocol):
 
 def train_config(task: ChunkTask):
     """The ``TrainConfig`` of a task: defaults (RP1M Table 4) + the task's overrides."""
-    from training.config import TrainConfig
+    from training.rl.config import TrainConfig
 
     base = TrainConfig(song=task.song, hand=task.hand, fingering=task.fingering,
                        seed=task.seed).to_dict()
@@ -115,11 +115,11 @@ def train_config(task: ChunkTask):
 
 
 class DroQSpecialist:
-    """RP1M's specialist: DroQ trained with the OT fingering reward (``training.loop``)."""
+    """RP1M's specialist: DroQ trained with the OT fingering reward (``training.rl.loop``)."""
 
     def train(self, task: ChunkTask, run_dir: Path) -> dict[str, Any]:
         from training import checkpoint as ckpt
-        from training.loop import Trainer
+        from training.rl.loop import Trainer
 
         config = train_config(task)
         summary_path = run_dir / "summary.json"
@@ -148,9 +148,9 @@ class BaselineSpecialist:
         return {"steps": 0, "wall_time_s": 0.0}
 
     def load(self, task: ChunkTask, run_dir: Path) -> PolicySource:
-        from training.collect import baseline_policy
+        from training.collect import registered_policy
 
-        return baseline_policy(task.song, task.hand, self.kind, fingering=task.fingering)
+        return registered_policy(task.song, task.hand, self.kind, fingering=task.fingering)
 
 
 def resolve_specialist(name: str) -> Specialist:
@@ -343,7 +343,7 @@ class Manifest:
         return entry
 
     def save(self) -> None:
-        from training.config import atomic_write_text
+        from handspec.atomic import write_text as atomic_write_text
 
         self.data["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         atomic_write_text(self.path, json.dumps(self.data, indent=2, sort_keys=True) + "\n")

@@ -19,7 +19,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from training.config import atomic_write_text
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from tensorboardX import SummaryWriter
+
+from handspec.atomic import atomic_output, write_text
 
 
 class CsvLog:
@@ -81,7 +85,7 @@ class CsvLog:
         writer = csv.DictWriter(buffer, fieldnames=self.fields)
         writer.writeheader()
         writer.writerows(kept)
-        atomic_write_text(self.path, buffer.getvalue())
+        write_text(self.path, buffer.getvalue())
 
 
 def _fmt(value: Any) -> Any:
@@ -96,8 +100,6 @@ class Scalars:
     def __init__(self, logdir: Path, enabled: bool = True, purge_step: int | None = None):
         self.writer = None
         if enabled:
-            from tensorboardX import SummaryWriter
-
             self.writer = SummaryWriter(logdir=str(logdir), purge_step=purge_step,
                                         flush_secs=30)
 
@@ -113,19 +115,29 @@ class Scalars:
             self.writer.close()
 
 
+def new_figure(width: float, height: float, dpi: int = 100) -> Figure:
+    """A matplotlib figure drawn with Agg, outside pyplot (no global state, thread-safe)."""
+    fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Saves a PNG atomically (``handspec.atomic``: nothing half-written on a crash)."""
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png")
+    return Path(path)
+
+
 def plot_f1_curve(rows: Iterable[Mapping[str, Any]], out: Path, *, title: str,
                   random_f1: float | None = None) -> Path | None:
     """PNG of evaluation F1 (and precision/recall) against environment steps."""
     rows = list(rows)
     if not rows:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     steps = [int(float(r["step"])) for r in rows]
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=120)
+    fig = new_figure(6.4, 3.6, dpi=120)
+    ax = fig.subplots()
     ax.plot(steps, [float(r["f1"]) for r in rows], marker="o", ms=3, label="F1")
     ax.plot(steps, [float(r["precision"]) for r in rows], lw=1, alpha=0.6, label="precision")
     ax.plot(steps, [float(r["recall"]) for r in rows], lw=1, alpha=0.6, label="recall")
@@ -135,10 +147,4 @@ def plot_f1_curve(rows: Iterable[Mapping[str, Any]], out: Path, *, title: str,
            title=title)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper center", ncols=4, fontsize=7, frameon=False)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, out)
-    return out
+    return save_figure(fig, out)

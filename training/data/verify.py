@@ -20,7 +20,7 @@ import numpy as np
 from handspec.errors import InputError
 from training.data.format import (CONTACT_DTYPE, NUM_KEYS, DatasetMeta, Episode, demo_index,
                                   h5_key, spec_json_hash)
-from training.data.reader import DemoFile, read_dataset
+from training.data.reader import DemoFile
 
 
 @dataclass

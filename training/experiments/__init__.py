@@ -8,5 +8,6 @@
 
 Every experiment writes ``runs/<name>/`` (``experiment.json``, ``experiment.log``, one
 trainer run per arm and seed, PNG plots, ``summary.json``) and resumes when run again.
-Shared machinery (statistics, run bookkeeping, plots) is in ``common``.
+Shared machinery: ``budget`` (the Budget every experiment is given), ``common`` (run
+bookkeeping, final evaluation, the arms runner), ``stats`` and ``plots``.
 """

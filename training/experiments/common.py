@@ -1,5 +1,7 @@
-"""What every experiment shares: 95% confidence intervals, the experiment directory with its
-resume rules, one trainer run per (arm, seed), the final evaluation, F1 plots.
+"""What every experiment shares: the experiment directory with its resume rules, one trainer
+run per (arm, seed), the final evaluation, the random-policy floor, per-arm statistics and
+the session (open, train the arms, summary). The budget is ``budget.Budget``, statistics
+``stats``, plots ``plots``.
 
 An experiment directory looks like::
 
@@ -17,10 +19,6 @@ checkpoint continues from it (``Trainer(resume=True)``; the replay is saved with
 checkpoint, so it continues exactly); one without a checkpoint starts again. Raising
 ``--steps`` (or ``--seeds``) on a finished experiment extends it; everything else that
 defines the experiment must match ``experiment.json``.
-
-Statistics: the 95% confidence interval of a mean over n seeds is
-``mean +- t_{0.975, n-1} * s / sqrt(n)`` (Student's t, sample standard deviation s); with a
-single seed it is undefined and reported as null / NaN, never as zero width.
 """
 
 from __future__ import annotations
@@ -37,113 +35,31 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from handspec.atomic import atomic_output, write_text
+from fingering.match import finger_usage
+from fingering.pig import read_pig, write_pig
+from handspec.atomic import write_text
 from handspec.errors import InputError
-from training.config import TrainConfig
+from handspec.load import load_hand
+from pianoenv.episode import run_episode
+from pianoenv.songs import load_goals
+from training import checkpoint as ckpt
+from training.evaluate import learned_fingering, random_policy_f1
+from training.experiments.budget import Budget, base_identity
+from training.rl.config import TrainConfig
+from training.rl.envwrap import TrainingEnv
+from training.rl.loop import Trainer
+from training.rl.policy import DroQPolicy, load_run
+from training.experiments.stats import ConfidenceInterval, CurveBand, curve_band, mean_ci
+from training.seeds import FINAL_EVAL_ENV, RANDOM_BASELINE, derive_seed
 
-# Fields of TrainConfig an experiment sets per run, and those that may grow on a re-run.
-PER_RUN_FIELDS = ("song", "hand", "fingering", "seed", "steps")
-GROWABLE = ("steps", "seeds")
 FINAL_DIR = "final"
 FINAL_VERSION = 2  # final_eval.json layout; older caches are recomputed
-
-
-# ------------------------------------------------------------------------------ statistics
-@dataclass(frozen=True)
-class ConfidenceInterval:
-    """Mean of ``n`` values and its two-sided confidence interval (t distribution)."""
-
-    mean: float
-    low: float
-    high: float
-    n: int
-    confidence: float = 0.95
-
-    @property
-    def half_width(self) -> float:
-        return (self.high - self.low) / 2.0
-
-    def to_dict(self) -> dict[str, Any]:
-        def num(x: float) -> float | None:
-            return None if not math.isfinite(x) else round(float(x), 6)
-
-        return {"mean": num(self.mean), "ci_low": num(self.low), "ci_high": num(self.high),
-                "ci_half_width": num(self.half_width), "n": self.n, "confidence": self.confidence}
-
-    def format(self, digits: int = 3) -> str:
-        """``0.812 +- 0.041`` (or ``0.812 (n=1)`` when the interval is undefined)."""
-        if not math.isfinite(self.mean):
-            return "n/a"
-        if not math.isfinite(self.half_width):
-            return f"{self.mean:.{digits}f} (n={self.n})"
-        return f"{self.mean:.{digits}f} +- {self.half_width:.{digits}f}"
-
-
-def mean_ci(values: Iterable[float], confidence: float = 0.95) -> ConfidenceInterval:
-    """Mean and ``confidence`` interval of the mean, from Student's t with n-1 dof.
-
-    NaNs are dropped (a seed that produced no evaluation). n = 0 gives NaN everywhere and
-    n = 1 a NaN interval around the single value: one seed says nothing about spread.
-    """
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    x = np.asarray([float(v) for v in values], dtype=float)
-    x = x[np.isfinite(x)]
-    n = int(x.size)
-    if n == 0:
-        return ConfidenceInterval(math.nan, math.nan, math.nan, 0, confidence)
-    mean = float(x.mean())
-    if n == 1:
-        return ConfidenceInterval(mean, math.nan, math.nan, 1, confidence)
-    from scipy import stats
-
-    sem = float(x.std(ddof=1)) / math.sqrt(n)
-    half = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1)) * sem
-    return ConfidenceInterval(mean, mean - half, mean + half, n, confidence)
-
-
-@dataclass(frozen=True)
-class CurveBand:
-    """Mean and CI of several seeds' curves at the steps all of them evaluated."""
-
-    steps: np.ndarray
-    mean: np.ndarray
-    low: np.ndarray
-    high: np.ndarray
-    n: int
-
-    def to_dict(self) -> dict[str, Any]:
-        def clean(a: np.ndarray) -> list[float | None]:
-            return [None if not math.isfinite(v) else round(float(v), 6) for v in a]
-
-        return {"steps": [int(s) for s in self.steps], "mean": clean(self.mean),
-                "ci_low": clean(self.low), "ci_high": clean(self.high), "n": self.n}
-
-
-def curve_band(curves: Sequence[Sequence[tuple[int, float]]], confidence: float = 0.95) -> CurveBand:
-    """``curves[seed] = [(step, value), ...]`` -> per-step mean and CI over seeds.
-
-    Only steps present in every curve are kept (a seed stopped early by a time budget
-    shortens the band rather than biasing its tail towards the seeds that got further).
-    """
-    curves = [list(c) for c in curves if len(c)]
-    if not curves:
-        empty = np.zeros(0)
-        return CurveBand(empty.astype(int), empty, empty, empty, 0)
-    common = {int(s) for s, _ in curves[0]}
-    for c in curves[1:]:
-        common &= {int(s) for s, _ in c}
-    steps = np.array(sorted(common), dtype=int)
-    lookup = [{int(s): float(v) for s, v in c} for c in curves]
-    cis = [mean_ci([d[s] for d in lookup], confidence) for s in steps]
-    return CurveBand(steps, np.array([c.mean for c in cis]), np.array([c.low for c in cis]),
-                     np.array([c.high for c in cis]), len(curves))
 
 
 # ------------------------------------------------------------------------------ I/O helpers
@@ -276,71 +192,12 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-# ------------------------------------------------------------------------------ configs
-def experiment_base_config(config_file: Path | None = None, *,
-                           hidden_dims: Sequence[int] | None = None,
-                           **schedule: Any) -> TrainConfig:
-    """The TrainConfig every run of an experiment starts from.
-
-    RP1M Table 4 for the agent; the schedule is shortened for CPU budgets (warm-up, eval
-    every ``eval_interval``, a replay no larger than the budget, saved with each checkpoint
-    so resuming is exact). ``config_file`` (a config.json) replaces the defaults; explicit
-    values (``None`` = keep: ``hidden_dims`` for the agent, any run field in ``schedule``
-    such as ``warmup_steps``, ``eval_interval``, ``batch_size``) override both.
-    """
-    base = TrainConfig.load(config_file) if config_file else TrainConfig(
-        warmup_steps=1_000, eval_interval=1_000, log_interval=500, checkpoint_interval=2_000,
-        keep_checkpoints=1, save_replay=True)
-    changes = {k: v for k, v in schedule.items() if v is not None}
-    agent = base.agent if hidden_dims is None else replace(base.agent, hidden_dims=tuple(hidden_dims))
-    return base.replace(**changes, agent=agent).validate(config_file)
-
-
-def run_config(base: TrainConfig, *, song: str, hand: str, fingering: str, seed: int,
-               steps: int, replay_capacity: int | None = None,
-               max_episode_steps: int | None = None) -> TrainConfig:
-    """One run's config: the base with the experiment's per-run values.
-
-    The replay holds ``replay_capacity`` transitions, by default the step budget (nothing is
-    ever dropped; a 1M-slot replay for a 5k-step run would only waste memory). A run
-    resumed with a larger ``--steps`` keeps the capacity it was created with, so it then
-    drops its oldest transitions, unlike a fresh run with that budget: give
-    ``--buffer-size`` up front when a budget may grow.
-    """
-    wanted = replay_capacity if replay_capacity is not None else min(base.buffer_size, steps + 1)
-    buffer = max(wanted, base.batch_size + 1)
-    # the cut is a task argument, so the run's own config (and `pianohands eval` of it)
-    # plays exactly the steps it was trained on
-    env_kwargs = dict(base.env_kwargs)
-    if max_episode_steps is not None:
-        env_kwargs["max_steps"] = max_episode_steps
-    return base.replace(song=song, hand=hand, fingering=fingering, seed=seed, steps=steps,
-                        buffer_size=buffer, env_kwargs=env_kwargs).validate()
-
-
-def base_identity(base: TrainConfig) -> dict[str, Any]:
-    """The parts of the base config that define an experiment (all but per-run values)."""
-    data = base.to_dict()
-    for name in PER_RUN_FIELDS + ("buffer_size",):
-        data.pop(name, None)
-    return data
-
-
 # ------------------------------------------------------------------------------ environments
-EnvFactory = Callable[[TrainConfig, np.random.Generator], Any]
-
-
-def default_env_factory(config: TrainConfig, rng: np.random.Generator) -> Any:
-    """The trainer's own environment factory (imported on use: it pulls in JAX)."""
-    from training.loop import default_env_factory as factory
-
-    return factory(config, rng)
+EnvFactory = Callable[[TrainConfig, np.random.Generator], TrainingEnv]
 
 
 def song_goals(song: str, max_episode_steps: int | None = None):
     """The goals an experiment's environment plays (for checks before any training)."""
-    from pianoenv.songs import load_goals
-
     return load_goals(song).head(max_episode_steps)
 
 
@@ -356,8 +213,6 @@ def song_slug(song: str) -> str:
 
 def check_hand(name: str, flag: str):
     """``load_hand`` for a CLI flag: an unknown name's error names the flag."""
-    from handspec.load import load_hand
-
     try:
         return load_hand(name)
     except InputError as exc:
@@ -413,9 +268,6 @@ def train_seed(exp: ExperimentDir, arm: str, config: TrainConfig, *, env_factory
     the next invocation resumes it. The trainer is returned so the caller can evaluate its
     final policy without reading the checkpoint back.
     """
-    from training import checkpoint as ckpt
-    from training.loop import Trainer
-
     out = exp.run_dir(arm, config.seed)
     summary = _read_summary(out / "summary.json")
     if is_finished(summary, config.steps):
@@ -461,61 +313,42 @@ def final_evaluation(run: SeedRun, trainer: Any, env_factory: EnvFactory,
     training step is reused, so resuming an experiment does not re-run finished seeds.
     ``out_dir`` replaces ``<run>/final`` (to leave a loaded run's directory untouched).
     """
-    from training.rollout import agent_policy, run_episode
-
     out = Path(out_dir) if out_dir is not None else run.path / FINAL_DIR
     cached = _read_summary(out / "final_eval.json")
     if (cached is not None and cached.get("step") == run.summary.get("steps")
             and cached.get("version") == FINAL_VERSION):
         run.final = cached
         return cached
-    env = env_factory(run.config, np.random.default_rng(run.config.seed + 7_919))
+    env = env_factory(run.config, np.random.default_rng(derive_seed(run.config.seed,
+                                                                    FINAL_EVAL_ENV)))
     if trainer is not None:
-        agent, state, step = trainer.agent, trainer.state, trainer.step
+        policy = DroQPolicy(trainer.agent, trainer.state, env, deterministic=True)
+        step = trainer.step
     else:
-        agent, state, step = _restore(run, env)
-    import jax
-
-    result = run_episode(env, agent_policy(agent, state, jax.random.PRNGKey(0), deterministic=True))
+        loaded = load_run(run.path, env=env)
+        policy, step = loaded.policy(deterministic=True), loaded.checkpoint.step
+    result = run_episode(env.env, policy, seed=0)
     final: dict[str, Any] = {
-        "version": FINAL_VERSION, "step": step, "f1": result.metrics.get("f1"), "precision": result.metrics.get("precision"),
-        "recall": result.metrics.get("recall"), "return": result.episode_return,
-        "episode_steps": result.length, "reward_terms": result.reward_terms,
+        "version": FINAL_VERSION, "step": step, "f1": result.metrics.get("f1"),
+        "precision": result.metrics.get("precision"), "recall": result.metrics.get("recall"),
+        "return": result.episode_return, "episode_steps": result.length,
+        "reward_terms": result.reward_terms,
     }
     # (step, hand, finger, key) of every finger on a pressed key: when fingers really
     # pressed together (the note list only says when the score wants them held)
     final["contacts"] = str(write_json(out / "contacts.json",
                                        [list(c) for c in result.contact_log]))
-    goals = getattr(env, "song_goals", None)
-    notes = getattr(goals, "notes", None)
-    if notes is not None and len(notes.notes):
-        from fingering.match import finger_usage
-        from fingering.pig import write_pig
-        from training.evaluate import learned_fingering
-
-        learned = learned_fingering(notes, goals.note_steps, result.contact_log)
+    goals = env.env.song_goals
+    if goals.notes is not None and len(goals.notes.notes):
+        learned = learned_fingering(goals.notes, goals.note_steps, result.contact_log)
         final["learned_fingering"] = str(write_pig(learned, out / "learned_fingering.txt"))
         final["notes"] = len(learned.notes)
         final["notes_pressed"] = sum(1 for n in learned.notes if n.fingers)
         final["finger_usage"] = finger_usage([learned]).tolist()  # (2, 5): rows right, left
-    close = getattr(env, "close", None)
-    if close is not None:
-        close()
+    env.close()
     write_json(out / "final_eval.json", final)
     run.final = final
     return final
-
-
-def _restore(run: SeedRun, env: Any):
-    from training import checkpoint as ckpt
-    from training.agent import DroQ
-
-    agent = DroQ(run.config.agent, env.layout.dense_dim, env.layout.num_bits, env.action_dim)
-    found = ckpt.load_latest(ckpt.checkpoint_dir(run.path), agent.init(run.config.seed))
-    if found is None:
-        raise InputError("no checkpoint to evaluate", file=ckpt.checkpoint_dir(run.path),
-                         field="checkpoint")
-    return agent, found.agent, found.step
 
 
 def read_contacts(run: SeedRun) -> list[tuple[int, str, str, int]]:
@@ -531,28 +364,22 @@ def read_learned_fingering(run: SeedRun):
     path = run.final.get("learned_fingering")
     if not path or not Path(path).is_file():
         return None
-    from fingering.pig import read_pig
-
     return read_pig(path)
 
 
 def random_baseline(exp: ExperimentDir, arm: str, config: TrainConfig, env_factory: EnvFactory,
                     episodes: int = 2) -> dict[str, float]:
-    """F1 of the uniform-random policy on the arm's environment: the floor to beat (cached)."""
-    from training.rollout import random_policy, run_episode
-
+    """F1 of the uniform-random policy on the arm's environment: the floor to beat (cached;
+    ``training.evaluate.random_policy_f1``)."""
     path = exp.arm_dir(arm) / "random_policy.json"
     cached = _read_summary(path)
     if cached is not None and cached.get("episodes") == episodes:
         return cached
-    rng = np.random.default_rng(config.seed + 10_000)
-    env = env_factory(config, rng)
-    results = [run_episode(env, random_policy(rng, env.action_dim)) for _ in range(episodes)]
-    close = getattr(env, "close", None)
-    if close is not None:
-        close()
-    out = {k: float(np.mean([r.metrics.get(k, math.nan) for r in results]))
-           for k in ("f1", "precision", "recall")}
+    env = env_factory(config, np.random.default_rng(derive_seed(config.seed, RANDOM_BASELINE)))
+    try:
+        out: dict[str, Any] = random_policy_f1(env.env, seed=config.seed, episodes=episodes)
+    finally:
+        env.close()
     out["episodes"] = episodes
     write_json(path, out)
     return out
@@ -604,74 +431,6 @@ def runs_table(runs: Sequence[SeedRun]) -> list[dict[str, Any]]:
 def _rate(summary: Mapping[str, Any]) -> float | None:
     wall = summary.get("wall_time_s") or 0.0
     return round(float(summary.get("steps", 0)) / wall, 2) if wall else None
-
-
-# ------------------------------------------------------------------------------ plots
-def _figure(width: float, height: float):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def save_figure(fig, path: str | Path) -> Path:
-    """Saves a PNG atomically (``handspec.atomic``: nothing half-written on a crash)."""
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png")
-    return Path(path)
-
-
-ARM_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
-
-
-def plot_f1_bands(bands: Mapping[str, CurveBand], path: str | Path, *, title: str,
-                  reference: Mapping[str, float] | None = None) -> Path:
-    """F1 against environment steps: one line per arm (mean over seeds) with its 95% CI band.
-
-    ``reference`` draws horizontal dashed lines (e.g. a random policy's F1).
-    """
-    fig = _figure(6.4, 3.8)
-    ax = fig.subplots()
-    for i, (label, band) in enumerate(bands.items()):
-        if not band.steps.size:
-            continue
-        color = ARM_COLORS[i % len(ARM_COLORS)]
-        ax.plot(band.steps, band.mean, marker="o", ms=3, color=color, label=f"{label} (n={band.n})")
-        ok = np.isfinite(band.low)
-        if ok.any():
-            ax.fill_between(band.steps[ok], np.clip(band.low[ok], 0, 1), np.clip(band.high[ok], 0, 1),
-                            color=color, alpha=0.2, lw=0)
-    for j, (label, value) in enumerate((reference or {}).items()):
-        if value is not None and math.isfinite(value):
-            ax.axhline(value, color="grey", ls="--", lw=1, label=f"{label} ({value:.2f})")
-    ax.set(xlabel="environment steps", ylabel="F1 (evaluation episode)", ylim=(0, 1.02), title=title)
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper left", fontsize=8)
-    return save_figure(fig, path)
-
-
-def plot_f1_bars(cis: Mapping[str, ConfidenceInterval], per_seed: Mapping[str, Sequence[float]],
-                 path: str | Path, *, title: str, ylabel: str = "final F1") -> Path:
-    """One bar per arm (mean over seeds) with its 95% CI and every seed as a dot."""
-    fig = _figure(1.6 + 1.3 * max(len(cis), 1), 3.6)
-    ax = fig.subplots()
-    labels = list(cis)
-    x = np.arange(len(labels))
-    means = [cis[k].mean for k in labels]
-    errs = [cis[k].half_width if math.isfinite(cis[k].half_width) else 0.0 for k in labels]
-    ax.bar(x, means, 0.6, yerr=errs, capsize=5, color=[ARM_COLORS[i % len(ARM_COLORS)] for i in x],
-           alpha=0.8, edgecolor="black")
-    for i, k in enumerate(labels):
-        values = list(per_seed.get(k, []))
-        ax.scatter(np.full(len(values), i) + np.linspace(-0.12, 0.12, len(values)) if values else [],
-                   values, color="black", s=12, zorder=3)
-    ax.set_xticks(x, labels, rotation=15)
-    ax.set(ylabel=ylabel, ylim=(0, 1.02), title=title)
-    ax.grid(axis="y", alpha=0.3)
-    return save_figure(fig, path)
 
 
 def run_arms(exp: ExperimentDir, configs: Mapping[str, Sequence[TrainConfig]],
@@ -751,3 +510,43 @@ def budget_record(runs: Mapping[str, Sequence[SeedRun]], started: float) -> dict
             "train_wall_time_s_total": round(sum(float(r.summary.get("wall_time_s") or 0.0)
                                                   for r in flat), 1),
             "session_wall_time_s": round(time.perf_counter() - started, 1)}
+
+
+# ------------------------------------------------------------------------------ sessions
+def open_experiment(budget: Budget, name: str, out: Path, identity: Mapping[str, Any],
+                    base: TrainConfig, *, steps: int | None = None,
+                    seeds: Sequence[int] | None = None) -> ExperimentDir:
+    """The experiment directory (``ExperimentDir.open``) with the budget's part of the
+    identity (episode cut, replay capacity, base config), this session recorded."""
+    identity = {**identity, "max_episode_steps": budget.max_episode_steps,
+                "replay_capacity": budget.buffer_size, "base_config": base_identity(base)}
+    exp = ExperimentDir.open(out, name, identity, steps=budget.steps if steps is None else steps,
+                             seeds=range(budget.seeds) if seeds is None else seeds)
+    exp.start_session(command_line(budget.argv))
+    return exp
+
+
+def train_arms(budget: Budget, exp: ExperimentDir, configs: Mapping[str, Sequence[TrainConfig]],
+               env_factory: EnvFactory) -> dict[str, list[SeedRun]]:
+    """``run_arms`` with the budget's progress, time budget and TensorBoard settings."""
+    return run_arms(exp, configs, env_factory, progress=budget.progress,
+                    time_budget_s=budget.time_budget_s, tensorboard=budget.tensorboard)
+
+
+def common_summary(budget: Budget, exp: ExperimentDir, base: TrainConfig,
+                   runs: Mapping[str, Sequence[SeedRun]], started: float) -> dict[str, Any]:
+    """The part of summary.json every experiment writes."""
+    flat = [r for rs in runs.values() for r in rs]
+    return {"out": str(exp.root), "command": command_line(budget.argv),
+            "max_episode_steps": budget.max_episode_steps, "train_config": base.to_dict(),
+            "budget": budget_record(runs, started), "runs": runs_table(flat),
+            "machine": machine_info()}
+
+
+
+
+def finish(exp: ExperimentDir, summary: dict[str, Any]) -> dict[str, Any]:
+    """Writes summary.json and logs where it is."""
+    write_json(exp.root / "summary.json", summary)
+    exp.log(f"summary: {exp.root / 'summary.json'}")
+    return summary

@@ -19,99 +19,84 @@ from typing import Any
 
 import numpy as np
 
+from fingering.match import HANDS, finger_usage
 from fingering.notes import FINGER_NAMES
 from handspec.errors import InputError
-from training.experiments import common
+from handspec.load import load_hand
+from training.experiments import common, plots
+from training.experiments.budget import Budget
+from training.rl.loop import default_env_factory
+from training.runlog import new_figure, save_figure
 
 DEFAULT_HANDS = ("shadow_five", "shadow_four")
 # RP1M, Sec. 4.2 "Cross Embodiments" (Sarabande, first 550 steps, full training budget).
 PAPER_F1 = {"shadow_five": 0.96, "shadow_four": 0.95}
 
 
-def run_cross_embodiment(song: str, hands: Sequence[str] = DEFAULT_HANDS, *, seeds: int = 3,
-                         steps: int = 6_000, out: str | Path | None = None,
-                         max_episode_steps: int | None = None, config_file: Path | None = None,
-                         warmup_steps: int | None = None, eval_interval: int | None = None,
-                         batch_size: int | None = None, hidden_dims: Sequence[int] | None = None,
-                         buffer_size: int | None = None,
-                         time_budget_s: float | None = None, progress: bool = True,
-                         tensorboard: bool = True, env_factory: common.EnvFactory | None = None,
-                         argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Trains every hand on ``song`` for ``steps`` x ``seeds``; writes plots and summary.json.
-
-    Returns the summary. Bad input (unknown hand or song, duplicate hands, budgets < 1)
-    raises ``InputError`` before anything is trained.
+def run_cross_embodiment(song: str, hands: Sequence[str] = DEFAULT_HANDS, *,
+                         env_factory: common.EnvFactory | None = None,
+                         **budget: Any) -> dict[str, Any]:
+    """Trains every hand on ``song`` for ``steps`` x ``seeds`` (``Budget``); writes
+    plots and summary.json and returns the summary. Bad input (unknown hand or song,
+    duplicate hands, budgets < 1) raises ``InputError`` before anything is trained.
     """
     started = time.perf_counter()
-    common.check_positive("--buffer-size", buffer_size, 2)
+    budget = Budget(**{"seeds": 3, **budget})
     hands = list(hands)
-    _check(song, hands, seeds, steps, max_episode_steps, env_factory is None)
-    out = Path(out) if out is not None else Path("runs") / f"cross_embodiment_{common.song_slug(song)}"
-    base = common.experiment_base_config(config_file, warmup_steps=warmup_steps,
-                                         eval_interval=eval_interval, batch_size=batch_size,
-                                         hidden_dims=hidden_dims)
+    _check(song, hands, budget.max_episode_steps, env_factory is None)
+    base = budget.base_config()
     # hands, like seeds and steps, may be added later: they are not part of the identity
-    identity = {"song": song, "fingering": "ot", "max_episode_steps": max_episode_steps,
-                "replay_capacity": buffer_size,
-                "base_config": common.base_identity(base)}
-    exp = common.ExperimentDir.open(out, "cross-embodiment", identity, steps=steps,
-                                    seeds=range(seeds))
-    exp.start_session(common.command_line(argv))
-    factory = env_factory or common.default_env_factory
-    configs = {hand: [common.run_config(base, song=song, hand=hand, fingering="ot", seed=s,
-                                        steps=steps, replay_capacity=buffer_size,
-                                        max_episode_steps=max_episode_steps)
-                     for s in range(seeds)] for hand in hands}
+    exp = common.open_experiment(budget, "cross-embodiment",
+                      budget.output(f"cross_embodiment_{common.song_slug(song)}"),
+                      {"song": song, "fingering": "ot"}, base)
+    factory = env_factory or default_env_factory
+    configs = budget.configs(base, {hand: (song, hand, "ot") for hand in hands})
     randoms = {hand: common.random_baseline(exp, hand, configs[hand][0], factory) for hand in hands}
-    runs = common.run_arms(exp, configs, factory, progress=progress, time_budget_s=time_budget_s,
-                           tensorboard=tensorboard)
+    runs = common.train_arms(budget, exp, configs, factory)
     results = {hand: common.aggregate_arm(runs[hand]) for hand in hands}
     pooled = {hand: pooled_usage(runs[hand]) for hand in hands}
     usage = {hand: u for hand, (u, _) in pooled.items()}
     pressed = {hand: n for hand, (_, n) in pooled.items()}
     fingers = {hand: _finger_names(hand, env_factory is None) for hand in hands}
-
-    plots = {
-        "f1_curves": common.plot_f1_bands(
-            {common.arm_slug(h): r.band for h, r in results.items()}, exp.root / "f1_curves.png",
-            title=f"{song}: F1 vs steps per hand (mean, 95% CI)",
-            reference={f"random policy, {common.arm_slug(h)}": randoms[h].get("f1") for h in hands}),
-        "final_f1": common.plot_f1_bars(
-            {common.arm_slug(h): r.final_f1 for h, r in results.items()},
-            {common.arm_slug(h): r.per_seed_final for h, r in results.items()},
-            exp.root / "final_f1.png",
-            title=f"{song}: final F1 after {steps} steps"),
-    }
-    if any(u is not None for u in usage.values()):
-        plots["finger_usage"] = plot_usage_by_hand(
-            {f"{common.arm_slug(h)} ({sum(pressed[h])} notes)": u for h, u in usage.items()},
-            exp.root / "finger_usage.png",
-                                                   title=f"{song}: fingers the policies used")
+    figures = _plots(song, budget.steps, exp.root, results, randoms, usage, pressed)
     table = results_table(hands, results, randoms, usage, fingers)
     common.write_text(exp.root / "table.md", table)
-    summary = {
-        "experiment": "cross-embodiment", "out": str(exp.root), "command": common.command_line(argv),
-        "song": song,
-        "hands": hands, "fingering": "ot", "seeds": list(range(seeds)), "steps_per_run": steps,
-        "max_episode_steps": max_episode_steps, "train_config": base.to_dict(),
+    return common.finish(exp, {
+        "experiment": "cross-embodiment", "song": song, "hands": hands, "fingering": "ot",
+        "seeds": list(range(budget.seeds)), "steps_per_run": budget.steps,
         "results": {h: {**results[h].to_dict(), "random_policy_f1": randoms[h].get("f1"),
                         "fingers": fingers[h], "finger_usage_right_left": usage[h],
                         "pressed_notes_right_left": pressed[h],
                         "paper_f1": PAPER_F1.get(h)} for h in hands},
-        "table_markdown": table, "plots": {k: str(v) for k, v in plots.items()},
-        "budget": common.budget_record(runs, started), "runs": common.runs_table(
-            [r for h in hands for r in runs[h]]),
-        "machine": common.machine_info(),
+        "table_markdown": table, "plots": {k: str(v) for k, v in figures.items()},
+        **common.common_summary(budget, exp, base, runs, started),
         "paper_reference": "RP1M Sec. 4.2: F1 0.96 (five fingers) vs 0.95 (four fingers), "
                            "Sarabande first 550 steps, full training budget",
+    })
+
+
+def _plots(song: str, steps: int, root: Path, results: dict[str, common.ArmResult],
+           randoms: dict[str, dict[str, float]], usage: dict[str, Any],
+           pressed: dict[str, list[int]]) -> dict[str, Path]:
+    slug = common.arm_slug
+    figures = {
+        "f1_curves": plots.plot_f1_bands(
+            {slug(h): r.band for h, r in results.items()}, root / "f1_curves.png",
+            title=f"{song}: F1 vs steps per hand (mean, 95% CI)",
+            reference={f"random policy, {slug(h)}": randoms[h].get("f1") for h in results}),
+        "final_f1": plots.plot_f1_bars(
+            {slug(h): r.final_f1 for h, r in results.items()},
+            {slug(h): r.per_seed_final for h, r in results.items()},
+            root / "final_f1.png", title=f"{song}: final F1 after {steps} steps"),
     }
-    common.write_json(exp.root / "summary.json", summary)
-    exp.log(f"summary: {exp.root / 'summary.json'}")
-    return summary
+    if any(u is not None for u in usage.values()):
+        figures["finger_usage"] = plot_usage_by_hand(
+            {f"{slug(h)} ({sum(pressed[h])} notes)": u for h, u in usage.items()},
+            root / "finger_usage.png", title=f"{song}: fingers the policies used")
+    return figures
 
 
-def _check(song: str, hands: list[str], seeds: int, steps: int, max_episode_steps: int | None,
-           real_env: bool) -> None:
+def _check(song: str, hands: list[str], max_episode_steps: int | None, real_env: bool) -> None:
     if not hands:
         raise InputError("give at least one hand", field="--hands")
     duplicates = sorted({h for h in hands if hands.count(h) > 1})
@@ -122,9 +107,6 @@ def _check(song: str, hands: list[str], seeds: int, steps: int, max_episode_step
     if clash:
         raise InputError(f"hands {', '.join(clash)} would share the folder "
                          f"{common.arm_slug(clash[0])!r}; rename one file", field="--hands")
-    common.check_positive("--seeds", seeds)
-    common.check_positive("--steps", steps)
-    common.check_positive("--max-episode-steps", max_episode_steps)
     if real_env:  # fail on a bad name now, not after the first hand has trained
         for hand in hands:
             common.check_hand(hand, "--hands")
@@ -134,8 +116,6 @@ def _check(song: str, hands: list[str], seeds: int, steps: int, max_episode_step
 def _finger_names(hand: str, real: bool) -> list[str]:
     if not real:
         return list(FINGER_NAMES)
-    from handspec.load import load_hand
-
     spec = load_hand(hand)
     names = [f.name for f in spec.fingers] or (list(spec.mjcf.tip_sites) if spec.mjcf else [])
     return [n for n in FINGER_NAMES if n in names] or list(FINGER_NAMES)
@@ -148,8 +128,6 @@ def pooled_usage(runs: Sequence[common.SeedRun]) -> tuple[list[list[float]] | No
     Pooling counts (rather than averaging per-seed shares) keeps a seed that pressed no
     note with one hand from diluting the other seeds' shares.
     """
-    from fingering.match import HANDS, finger_usage
-
     seqs = [seq for seq in (common.read_learned_fingering(r) for r in runs) if seq is not None]
     if not seqs:
         return None, [0, 0]
@@ -183,7 +161,7 @@ def results_table(hands: Sequence[str], results: dict[str, common.ArmResult],
 def plot_usage_by_hand(usage: dict[str, Any], path: Path, *, title: str) -> Path:
     """Grouped bars: for each of the player's hands, the share of its pressed notes per
     finger, one bar colour per robot hand (pooled over seeds)."""
-    fig = common._figure(9, 3.6)
+    fig = new_figure(9, 3.6)
     axes = fig.subplots(1, 2, sharey=True)
     hands = [h for h, u in usage.items() if u is not None]
     width = 0.8 / max(len(hands), 1)
@@ -191,7 +169,7 @@ def plot_usage_by_hand(usage: dict[str, Any], path: Path, *, title: str) -> Path
     for ax, (side, row) in zip(axes, (("left", 1), ("right", 0))):
         for i, hand in enumerate(hands):
             ax.bar(x - 0.4 + width * (i + 0.5), np.asarray(usage[hand])[row], width,
-                   color=common.ARM_COLORS[i % len(common.ARM_COLORS)], edgecolor="black",
+                   color=plots.ARM_COLORS[i % len(plots.ARM_COLORS)], edgecolor="black",
                    label=hand)
         ax.set_xticks(x, [n.capitalize() for n in FINGER_NAMES])
         ax.set_title(f"{side} hand")
@@ -199,4 +177,4 @@ def plot_usage_by_hand(usage: dict[str, Any], path: Path, *, title: str) -> Path
     axes[0].set_ylabel("share of the hand's pressed notes")
     axes[1].legend(fontsize=8)
     fig.suptitle(title)
-    return common.save_figure(fig, path)
+    return save_figure(fig, path)

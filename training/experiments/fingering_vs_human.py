@@ -24,6 +24,7 @@ a single "annotator", so the pipeline runs anywhere.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
@@ -34,9 +35,19 @@ from typing import Any
 
 import numpy as np
 
+from fingering import keyboard, plots
+from fingering.keyboard import key_name
+from fingering.match import HANDS, align, finger_usage, human_agreement, match_rates
 from fingering.notes import FINGER_NAMES, NoteSequence
+from fingering.pig import piece_files
 from handspec.errors import InputError
-from training.experiments import common
+from handspec.reach import finger_reach
+from pianoenv.songs import load_song, parse_song_spec
+from training.experiments import common, stats
+from training.experiments.budget import Budget
+from training.rl.loop import default_env_factory
+from training.runlog import new_figure, save_figure
+from training.rl.config import TrainConfig
 
 ARM = "ot"
 _PIECE_RE = re.compile(r"^(?P<id>\d{1,3})(?::(?P<chunk>\d+))?$")
@@ -74,9 +85,6 @@ def resolve_song(song: str, pig_dir: str | Path | None) -> HumanSource:
     are every ``NNN-*_fingering.txt`` of the piece in ``pig_dir`` (or next to the file).
     File paths are made absolute, so the same piece is the same experiment from any folder.
     """
-    from fingering.pig import piece_files
-    from pianoenv.songs import parse_song_spec
-
     song = song.strip()
     m = _PIECE_RE.match(song)
     if m:
@@ -104,8 +112,6 @@ def resolve_song(song: str, pig_dir: str | Path | None) -> HumanSource:
                 files = (path,) + files
         chunk = 0 if chunk is None else chunk
         return HumanSource(f"{path}:{chunk}", fm.group(1) if fm else path.stem, files, chunk)
-    from pianoenv.songs import load_song
-
     seq = load_song(name)
     if not seq.has_fingering:
         raise InputError("this song has no human fingering to compare with; name a PIG piece "
@@ -122,8 +128,6 @@ def human_fingerings(source: HumanSource, max_episode_steps: int | None,
     chunk, cut), so notes match the robot's by pitch and onset; a file whose notes differ
     is an ``InputError`` naming it.
     """
-    from fingering.match import align
-
     labels, seqs = [], []
     for label, spec in source.specs():
         notes = common.song_goals(spec, max_episode_steps).notes
@@ -168,8 +172,6 @@ class ReachConflict:
 
 def key_gap(key_a: int, key_b: int) -> float:
     """Along-keyboard distance between the nearest edges of two keys (m, >= 0)."""
-    from fingering import keyboard
-
     y = keyboard.key_press_points()[:, 1]
     black = keyboard.black_mask()
     width = np.where(black, keyboard.BLACK_WIDTH, keyboard.WHITE_WIDTH)
@@ -211,7 +213,7 @@ def reach_conflicts(human: NoteSequence, reach, learned: NoteSequence | None, la
         if n.finger and FINGER_NAMES[n.finger - 1] not in index:
             conflicts.append(ReachConflict(
                 label, "missing finger", n.hand or "?", round(n.onset, 4),
-                round(n.onset / control_timestep), (_key_name(n.key),),
+                round(n.onset / control_timestep), (key_name(n.key),),
                 (FINGER_NAMES[n.finger - 1],), None, None, (robot(i),), bool(robot(i)), (i,)))
     for i, j in simultaneous_pairs(human):
         a, b = notes[i], notes[j]
@@ -229,7 +231,7 @@ def reach_conflicts(human: NoteSequence, reach, learned: NoteSequence | None, la
             conflicts.append(ReachConflict(
                 label, "beyond reach", a.hand or "?", round(later.onset, 4),
                 round(later.onset / control_timestep),
-                (_key_name(a.key), _key_name(b.key)), (fa, fb), round(gap, 4), round(span, 4),
+                (key_name(a.key), key_name(b.key)), (fa, fb), round(gap, 4), round(span, 4),
                 (robot(i), robot(j)), bool(robot(i) and robot(j)), (i, j)))
     return conflicts, pairs
 
@@ -259,22 +261,16 @@ def robot_pairs(contacts: Sequence[tuple[int, str, str, int]], reach) -> list[di
                 seen.add(combo)
                 gap = key_gap(ka, kb)
                 span = float(reach.max_span[index[fa], index[fb]])
-                out.append({"hand": hand, "fingers": [fa, fb], "keys": [_key_name(ka), _key_name(kb)],
+                out.append({"hand": hand, "fingers": [fa, fb], "keys": [key_name(ka), key_name(kb)],
                             "gap_m": gap, "span_m": span, "feasible": gap <= span})
     return out
-
-
-def _key_name(key: int) -> str:
-    from fingering.keyboard import key_name
-
-    return key_name(key)
 
 
 def plot_reach(human_pairs: list[dict], robot: list[dict], path: Path, *, title: str) -> Path:
     """Key gap against the robot's span for each simultaneous same-hand finger pair.
 
     Points above the diagonal are human choices the robot cannot copy."""
-    fig = common._figure(5.6, 4.4)
+    fig = new_figure(5.6, 4.4)
     ax = fig.subplots()
     everything = human_pairs + robot
     top = max([p["gap_m"] for p in everything] + [p["span_m"] for p in everything] + [0.05]) * 1.1
@@ -291,33 +287,23 @@ def plot_reach(human_pairs: list[dict], robot: list[dict], path: Path, *, title:
            ylabel="gap between the two keys (m)", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
-    return common.save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 # ------------------------------------------------------------------------------ experiment
 def run_fingering_experiment(song: str | None, *, pig_dir: str | Path | None = None,
-                             hand: str = "shadow_five", seeds: int = 1, steps: int = 6_000,
-                             out: str | Path | None = None, run: str | Path | None = None,
-                             max_episode_steps: int | None = None,
-                             config_file: Path | None = None, warmup_steps: int | None = None,
-                             eval_interval: int | None = None, batch_size: int | None = None,
-                             hidden_dims: Sequence[int] | None = None,
-                             buffer_size: int | None = None, time_budget_s: float | None = None,
-                             progress: bool = True, tensorboard: bool = True,
-                             argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Train (``seeds`` x ``steps``) or load (``run``) an OT agent and compare its fingering
-    with the human annotators of ``song``; returns the summary written to summary.json."""
-    from handspec.reach import finger_reach
-
+                             hand: str = "shadow_five", run: str | Path | None = None,
+                             **budget: Any) -> dict[str, Any]:
+    """Train (``seeds`` x ``steps``, ``Budget``) or load (``run``) an OT agent and
+    compare its fingering with the human annotators of ``song``; returns the summary
+    written to summary.json."""
     started = time.perf_counter()
-    common.check_positive("--seeds", seeds)
-    common.check_positive("--steps", steps)
-    common.check_positive("--max-episode-steps", max_episode_steps)
-    common.check_positive("--buffer-size", buffer_size, 2)
+    budget = Budget(**budget)
     loaded = None
     if run is not None:
         loaded, song, hand = _loaded_run(Path(run), song, pig_dir, hand)
-        max_episode_steps = loaded.env_kwargs.get("max_steps")  # what the run was trained on
+        # play what the run was trained on
+        budget = budget.model_copy(update={"max_episode_steps": loaded.env_kwargs.get("max_steps")})
     if song is None:
         raise InputError("name the piece (e.g. 008 with --pig-dir, or a PIG file)", field="--song")
     source = resolve_song(song, pig_dir)
@@ -326,32 +312,23 @@ def run_fingering_experiment(song: str | None, *, pig_dir: str | Path | None = N
         raise InputError(f"the run played {loaded.song!r}, not this piece", file=run, field="--song")
     spec = common.check_hand(hand, "--hand")
     played = common.song_goals(source.train_song if loaded is None else loaded.song,
-                               max_episode_steps)
-    labels, humans = human_fingerings(source, max_episode_steps, played.notes)
+                               budget.max_episode_steps)
+    labels, humans = human_fingerings(source, budget.max_episode_steps, played.notes)
 
-    out = Path(out) if out is not None else Path("runs") / f"fingering_{common.song_slug(source.train_song)}"
-    base = loaded if loaded is not None else common.experiment_base_config(
-        config_file, warmup_steps=warmup_steps, eval_interval=eval_interval,
-        batch_size=batch_size, hidden_dims=hidden_dims)
+    base = loaded if loaded is not None else budget.base_config()
     identity = {"song": source.train_song, "annotator_files": [p.name for p in source.files],
-                "hand": hand, "fingering": ARM, "max_episode_steps": max_episode_steps,
-                "replay_capacity": buffer_size,
-                "loaded_run": str(Path(run).resolve()) if run is not None else None,
-                "base_config": common.base_identity(base)}
-    exp = common.ExperimentDir.open(out, "fingering", identity,
-                                    steps=loaded.steps if loaded is not None else steps,
-                                    seeds=[loaded.seed] if loaded is not None else range(seeds))
-    exp.start_session(common.command_line(argv))
-    factory = common.default_env_factory
+                "hand": hand, "fingering": ARM,
+                "loaded_run": str(Path(run).resolve()) if run is not None else None}
+    out = budget.output(f"fingering_{common.song_slug(source.train_song)}")
+    exp = common.open_experiment(budget, "fingering", out, identity, base,
+                                 steps=loaded.steps if loaded is not None else None,
+                                 seeds=[loaded.seed] if loaded is not None else None)
+    factory = default_env_factory
     if loaded is not None:
         runs = [_evaluate_loaded(exp, Path(run), loaded, factory)]
     else:
-        configs = {ARM: [common.run_config(base, song=source.train_song, hand=hand, fingering=ARM,
-                                           seed=s, steps=steps, replay_capacity=buffer_size,
-                                           max_episode_steps=max_episode_steps)
-                         for s in range(seeds)]}
-        runs = common.run_arms(exp, configs, factory, progress=progress,
-                               time_budget_s=time_budget_s, tensorboard=tensorboard)[ARM]
+        configs = budget.configs(base, {ARM: (source.train_song, hand, ARM)})
+        runs = common.train_arms(budget, exp, configs, factory)[ARM]
 
     # seeds stopped early by --time-budget wait for their next session (as in the other studies)
     evaluated = [r for r in runs if (r.finished or r.status == "loaded")
@@ -362,42 +339,33 @@ def run_fingering_experiment(song: str | None, *, pig_dir: str | Path | None = N
     else:  # a time budget too short for even one evaluated run
         analysis = {"match": None, "reach": None, "plots": {},
                     "table_markdown": "no run has been evaluated yet: run the command again\n"}
-    summary = {
-        "experiment": "fingering", "out": str(exp.root), "command": common.command_line(argv),
-        "song": source.train_song,
+    return common.finish(exp, {
+        "experiment": "fingering", "song": source.train_song,
         "piece": source.piece, "annotators": labels,
         "annotator_files": [p.name for p in source.files], "hand": hand, "fingering": ARM,
         "seeds": [r.seed for r in runs], "steps_per_run": runs[0].config.steps,
-        "max_episode_steps": max_episode_steps, "notes": len(played.notes),
-        "episode_steps": played.num_steps, "train_config": base.to_dict(),
+        "notes": len(played.notes), "episode_steps": played.num_steps,
         "loaded_run": str(run) if run is not None else None,
-        "final_f1": common.mean_ci([r.final.get("f1", math.nan) for r in evaluated]).to_dict(),
+        "final_f1": stats.mean_ci([r.final.get("f1", math.nan) for r in evaluated]).to_dict(),
         "evaluated_seeds": [r.seed for r in evaluated],
         "per_seed_final_f1": [r.final.get("f1") for r in evaluated],
         **analysis,
-        "budget": common.budget_record({ARM: runs}, started),
-        "runs": common.runs_table(runs), "machine": common.machine_info(),
-    }
-    common.write_json(exp.root / "summary.json", summary)
-    exp.log(f"summary: {exp.root / 'summary.json'}")
-    return summary
+        **common.common_summary(budget, exp, base, {ARM: runs}, started),
+    })
 
 
 def compare_with_humans(runs: Sequence[common.SeedRun], labels: Sequence[str],
                         humans: Sequence[NoteSequence], reach, out: Path, *, title: str,
                         hand: str) -> dict[str, Any]:
     """Match rates (per seed, CI), human agreement, usage, plots and the reach analysis."""
-    from fingering import plots
-    from fingering.match import HANDS, finger_usage, human_agreement, match_rates
-
     learned = [common.read_learned_fingering(r) for r in runs]
     if any(seq is None for seq in learned):
         raise InputError("a run has no learned fingering (the environment has no notes)",
                          file=runs[0].path, field="final")
     rates = [match_rates(seq, list(humans), piece=title) for seq in learned]
     kinds = ("general", "highest", "soft")
-    match = {k: common.mean_ci([getattr(r.overall, k) for r in rates]).to_dict() for k in kinds}
-    per_hand = {h: {k: common.mean_ci([getattr(r.per_hand[h], k) for r in rates]).to_dict()
+    match = {k: stats.mean_ci([getattr(r.overall, k) for r in rates]).to_dict() for k in kinds}
+    per_hand = {h: {k: stats.mean_ci([getattr(r.per_hand[h], k) for r in rates]).to_dict()
                     for k in kinds} for h in HANDS}
     agreement = human_agreement(list(humans), piece=title)
     human_baseline = None if agreement is None else {
@@ -419,30 +387,9 @@ def compare_with_humans(runs: Sequence[common.SeedRun], labels: Sequence[str],
                                           title=f"{title}: human finger vs robot finger",
                                           machine_label="robot"),
     }
-    conflicts, human_pairs = [], []
-    for label, seq in zip(labels, humans):
-        c, p = reach_conflicts(seq, reach, shown, label)
-        conflicts += c
-        human_pairs += p
-    own = robot_pairs(common.read_contacts(runs[best]), reach)
-    files["reach"] = plot_reach(human_pairs, own, out / "reach.png",
-                                title=f"{title}: human chords vs {hand}'s reach")
-    example = next((c for c in conflicts if c.kind == "beyond reach" and c.robot_pressed_all),
-                   next((c for c in conflicts if c.kind == "beyond reach"), None))
-    differing = _differing_notes(shown, humans)
-    explained = _explained_by_reach(differing, conflicts, list(labels))
-    reach_summary = {
-        "robot_fingers": list(reach.fingers),
-        "max_span_m": np.round(reach.max_span, 4).tolist(),
-        "human_simultaneous_pairs": len(human_pairs),
-        "human_pairs_beyond_reach": sum(1 for c in conflicts if c.kind == "beyond reach"),
-        "human_notes_with_missing_finger": sum(1 for c in conflicts if c.kind == "missing finger"),
-        "robot_pairs": len(own), "robot_pairs_beyond_own_reach": sum(not p["feasible"] for p in own),
-        "differing_note_annotator_pairs": differing["count"],
-        "differing_explained_by_reach": explained,
-        "example": None if example is None else {**asdict(example), "text": example.describe()},
-        "conflicts": [{**asdict(c), "text": c.describe()} for c in conflicts[:200]],
-    }
+    reach_summary, files["reach"] = _reach_analysis(
+        labels, humans, shown, reach, runs[best], out / "reach.png",
+        title=f"{title}: human chords vs {hand}'s reach")
     usage_robot = finger_usage(learned)  # pooled over seeds
     table = _table(match, per_hand, human_baseline, len(humans))
     common.write_text(out / "table.md", table)
@@ -460,6 +407,35 @@ def compare_with_humans(runs: Sequence[common.SeedRun], labels: Sequence[str],
         "reach": reach_summary, "table_markdown": table,
         "plots": {k: str(v) for k, v in files.items()},
     }
+
+
+def _reach_analysis(labels: Sequence[str], humans: Sequence[NoteSequence], shown: NoteSequence,
+                    reach, run: common.SeedRun, path: Path, *,
+                    title: str) -> tuple[dict[str, Any], Path]:
+    """Which human choices the robot cannot reach, its own chords, and the reach plot."""
+    conflicts, human_pairs = [], []
+    for label, seq in zip(labels, humans):
+        c, p = reach_conflicts(seq, reach, shown, label)
+        conflicts += c
+        human_pairs += p
+    own = robot_pairs(common.read_contacts(run), reach)
+    plot = plot_reach(human_pairs, own, path, title=title)
+    example = next((c for c in conflicts if c.kind == "beyond reach" and c.robot_pressed_all),
+                   next((c for c in conflicts if c.kind == "beyond reach"), None))
+    differing = _differing_notes(shown, humans)
+    explained = _explained_by_reach(differing, conflicts, list(labels))
+    return {
+        "robot_fingers": list(reach.fingers),
+        "max_span_m": np.round(reach.max_span, 4).tolist(),
+        "human_simultaneous_pairs": len(human_pairs),
+        "human_pairs_beyond_reach": sum(1 for c in conflicts if c.kind == "beyond reach"),
+        "human_notes_with_missing_finger": sum(1 for c in conflicts if c.kind == "missing finger"),
+        "robot_pairs": len(own), "robot_pairs_beyond_own_reach": sum(not p["feasible"] for p in own),
+        "differing_note_annotator_pairs": differing["count"],
+        "differing_explained_by_reach": explained,
+        "example": None if example is None else {**asdict(example), "text": example.describe()},
+        "conflicts": [{**asdict(c), "text": c.describe()} for c in conflicts[:200]],
+    }, plot
 
 
 def _differing_notes(learned: NoteSequence, humans: Sequence[NoteSequence]) -> dict[str, Any]:
@@ -499,8 +475,6 @@ def _table(match: dict, per_hand: dict, human: dict | None, annotators: int) -> 
 
 def _loaded_run(run: Path, song: str | None, pig_dir, hand: str):
     """The saved config of a ``pianohands train`` run (its song and hand win)."""
-    from training.config import TrainConfig
-
     if not (run / "config.json").is_file():
         raise InputError("not a run directory (no config.json)", file=run, field="--run")
     config = TrainConfig.load(run / "config.json")
@@ -508,8 +482,6 @@ def _loaded_run(run: Path, song: str | None, pig_dir, hand: str):
 
 
 def _evaluate_loaded(exp: common.ExperimentDir, run: Path, config, factory) -> common.SeedRun:
-    import json
-
     try:
         summary = json.loads((run / "summary.json").read_text())
     except (FileNotFoundError, json.JSONDecodeError):

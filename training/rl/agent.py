@@ -22,8 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from training.config import DroQConfig
-from training.networks import Actor, CriticEnsemble, Obs, tanh_gaussian_sample
+from training.rl.config import DroQConfig
+from training.rl.networks import Actor, CriticEnsemble, Obs, tanh_gaussian_sample
 
 Params = Any
 

@@ -18,15 +18,19 @@ slots (rejection: at most one slot in an episode is invalid).
 
 from __future__ import annotations
 
+import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 
+from handspec.atomic import write_bytes
 from handspec.errors import InputError
-from training.agent import Batch
-from training.networks import Obs
+from training.rl.agent import Batch
+from training.rl.networks import Obs
 
 ACTIVE_STEP = 8
 
@@ -187,8 +191,6 @@ class ReplayBuffer:
         return state
 
     def load_state_dict(self, state: dict[str, Any], file: str | Path | None = None) -> None:
-        import json
-
         for name in self._ARRAYS:
             array = np.asarray(state[name])
             mine = getattr(self, name)
@@ -207,13 +209,9 @@ class ReplayBuffer:
         self.rng.bit_generator.state = json.loads(bytes(np.asarray(state["rng"])).decode())
 
     def save(self, path: Path) -> None:
-        import io
-
-        from training.config import atomic_write_bytes
-
         buffer = io.BytesIO()
         np.savez(buffer, **self.state_dict())
-        atomic_write_bytes(path, buffer.getvalue())
+        write_bytes(path, buffer.getvalue())
 
     def load(self, path: Path) -> None:
         try:
@@ -228,12 +226,8 @@ class ReplayBuffer:
 
 
 def _json_bytes(obj: Any) -> bytes:
-    import json
-
     return json.dumps(obj).encode()
 
 
 def _reshape(batch: Batch, lead: tuple[int, int]) -> Batch:
-    import jax
-
     return jax.tree.map(lambda x: x.reshape(lead + x.shape[1:]), batch)

@@ -1,5 +1,5 @@
-"""A tiny "press the goal keys" environment with pianoenv's interface, for tests and demos
-of the trainer that must not depend on MuJoCo.
+"""A tiny "press the goal keys" environment implementing ``pianoenv.interface.PianoEnvironment``,
+for tests of the trainer, policies and experiments that must not depend on MuJoCo.
 
 Observation keys, order and binary keys are those of ``pianoenv`` (``goal`` L*K bits,
 ``sustain_goal`` L bits, ``piano/keys`` K, ``piano/sustain`` 1, ``fingertips`` 3F,
@@ -42,6 +42,10 @@ class FakePianoEnv(dm_env.Environment):
         self.song_goals = SimpleNamespace(name=f"fake{song_seed}", keys=self.goals[:num_steps] > 0,
                                           num_steps=num_steps, notes=None)
         self.binary_observation_keys = ("goal", "sustain_goal")
+        self.control_timestep = 0.05
+        self.finger_names = tuple((side, FINGERS[i % num_fingers])
+                                  for side in ("right", "left") for i in range(num_fingers))
+        self.actuator_names = tuple(f"key_{k}" for k in range(num_keys))
         self.set_random_state(seed)
         self._t = 0
         self._state = np.zeros(num_keys + 1, np.float32)
@@ -122,6 +126,13 @@ class FakePianoEnv(dm_env.Environment):
     @property
     def contact_log(self) -> list[tuple[int, str, str, int]]:
         return list(self._contacts)
+
+    def home_action(self) -> np.ndarray:
+        """All keys up (the lower half of the range), pedal up."""
+        return np.full(self.num_keys + 1, self._low, np.float32)
+
+    def close(self) -> None:
+        pass
 
     def render(self, width: int = 64, height: int = 48, camera: str | int = 0) -> np.ndarray:
         frame = np.zeros((height, width, 3), np.uint8)

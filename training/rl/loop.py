@@ -36,28 +36,26 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dm_env
 import jax
 import numpy as np
+from tqdm import tqdm
 
+from handspec.atomic import write_text
 from handspec.errors import InputError
+from pianoenv.episode import EpisodeResult, run_episode
 from training import checkpoint as ckpt
-from training.agent import DroQ
-from training.config import TrainConfig, atomic_write_text
-from training.envwrap import TrainingEnv, make_env
-from training.replay import ReplayBuffer
-from training.rollout import (
-    ActiveCapacity,
-    EpisodeResult,
-    TermAverager,
-    agent_policy,
-    obs_batch,
-    run_episode,
-)
+from training.rl.agent import DroQ
+from training.rl.config import TrainConfig
+from training.rl.envwrap import TrainingEnv, make_env
+from training.rl.policy import ActiveCapacity, DroQPolicy, obs_batch
+from training.rl.replay import ReplayBuffer
 from training.runlog import CsvLog, Scalars, plot_f1_curve
+from training.seeds import ACT, derive_seed, seed_streams
 
 EnvFactory = Callable[[TrainConfig, np.random.Generator], TrainingEnv]
 
@@ -104,11 +102,22 @@ class RunPaths:
     def f1_curve(self) -> Path: return self.root / "f1_curve.png"
 
 
-def seed_streams(seed: int) -> dict[str, np.random.Generator]:
-    """Independent numpy generators for each consumer of randomness in a run."""
-    names = ("env", "eval_env", "warmup", "replay")
-    children = np.random.SeedSequence(seed).spawn(len(names))
-    return {name: np.random.default_rng(child) for name, child in zip(names, children)}
+@dataclass
+class _Episode:
+    """The training episode in progress: its return, length and summed reward terms."""
+
+    ret: float = 0.0
+    length: int = 0
+    term_sums: dict[str, float] = field(default_factory=dict)
+
+    def add(self, reward: float, terms: dict[str, float]) -> None:
+        self.ret += reward
+        self.length += 1
+        for k, v in terms.items():
+            self.term_sums[k] = self.term_sums.get(k, 0.0) + float(v)
+
+    def term_means(self) -> dict[str, float]:
+        return {k: v / max(self.length, 1) for k, v in self.term_sums.items()}
 
 
 class Trainer:
@@ -119,7 +128,7 @@ class Trainer:
                  tensorboard: bool = True, time_budget_s: float | None = None,
                  on_eval: Callable[[int, EpisodeResult], None] | None = None):
         self.paths = RunPaths(Path(out))
-        self.config = config.validate()
+        self.config = config
         self.resume = resume
         self.progress = progress
         self.tensorboard = tensorboard
@@ -143,7 +152,7 @@ class Trainer:
         layout, action_dim = self.env.layout, self.env.action_dim
         self.agent = DroQ(config.agent, layout.dense_dim, layout.num_bits, action_dim)
         self.state = self.agent.init(config.seed)
-        self.act_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0xAC7)
+        self.act_key = jax.random.PRNGKey(derive_seed(config.seed, ACT))
         self.replay = ReplayBuffer(config.buffer_size, layout, action_dim, seed=0)
         self.replay.rng = self.rngs["replay"]
         self.act_capacity = ActiveCapacity()  # K of the acting batch; grows, rarely recompiles
@@ -285,83 +294,26 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> dict[str, Any]:
-        """Train until ``config.steps`` (or the time budget); releases the directory's lock
-        when it returns or fails."""
+        """Trains until ``config.steps`` (or the time budget, or Ctrl-C); returns the summary.
+
+        Every exit but a crash writes a checkpoint and ``summary.json``: the first Ctrl-C
+        finishes the current iteration, so the checkpoint holds a consistent state. The run
+        directory's lock is released when it returns or fails.
+        """
         try:
             return self._run()
         finally:
             self.release()
 
     def _run(self) -> dict[str, Any]:
-        cfg, env, replay = self.config, self.env, self.replay
-        for log in (CsvLog(self.paths.train_csv), CsvLog(self.paths.episodes_csv),
-                    CsvLog(self.paths.eval_csv)):
-            if self.resume:
-                log.truncate_after(self.step)
-        self.train_log = CsvLog(self.paths.train_csv)
-        self.episode_log = CsvLog(self.paths.episodes_csv)
-        self.eval_log = CsvLog(self.paths.eval_csv)
-        self.scalars = Scalars(self.paths.tensorboard, self.tensorboard,
-                               purge_step=self.step + 1 if self.resume else None)
+        self._open_logs()
         bar = self._progress_bar()
-        metrics: dict[str, Any] = {}
-        need_reset, timestep = True, None
-        terms, ep_return, ep_len = TermAverager(), 0.0, 0
         t_start, step_start, updates_start = time.perf_counter(), self.step, self.updates
         elapsed_base = self.elapsed
-        last_log = (time.perf_counter(), self.step, self.updates)
         interrupted = False
         stop = _GracefulInterrupt()
         try:
-            while self.step < cfg.steps:
-                if stop.requested:  # Ctrl-C: finish at an iteration boundary, state intact
-                    raise KeyboardInterrupt
-                if need_reset:
-                    timestep = env.reset()
-                    replay.add_first(*timestep.observation)
-                    terms, ep_return, ep_len, need_reset = TermAverager(), 0.0, 0, False
-                if self.step < cfg.warmup_steps:
-                    action = self.rngs["warmup"].uniform(-1.0, 1.0, env.action_dim).astype(np.float32)
-                else:
-                    obs = obs_batch(timestep.observation, self.act_capacity(timestep.observation))
-                    action = np.asarray(self.agent.act(self.state, obs, self.act_key, self.step))[0]
-                timestep = env.step(action)
-                self.step += 1
-                reward = float(timestep.reward or 0.0)
-                replay.add(action, reward, float(timestep.discount), *timestep.observation)
-                ep_return += reward
-                ep_len += 1
-                terms.add(getattr(env, "reward_terms", None))
-                episode_ended = timestep.last()
-                if episode_ended:
-                    replay.end_episode()
-                    self.episode += 1
-                    need_reset = True
-                    self._log_episode(ep_return, ep_len, terms.means())
-
-                if (self.step >= cfg.warmup_steps and self.step % cfg.update_interval == 0
-                        and len(replay) >= cfg.batch_size):
-                    batch = replay.sample(cfg.batch_size, cfg.updates_per_interval)
-                    self.state, metrics = self.agent.update(self.state, batch)
-                    self.updates += cfg.updates_per_interval
-
-                now = time.perf_counter()
-                if self.step % cfg.log_interval == 0:
-                    last_log = self._log_train(metrics, now, last_log)
-                if self.step % cfg.eval_interval == 0:
-                    self.evaluate()
-                    if bar is not None:
-                        bar.set_postfix_str(f"F1 {self.last_eval['f1']:.3f}", refresh=False)
-                if bar is not None and self.step % 25 == 0:
-                    bar.update(self.step - bar.n)
-                if episode_ended and self.step >= self.next_checkpoint:
-                    while self.next_checkpoint <= self.step:
-                        self.next_checkpoint += cfg.checkpoint_interval
-                    self.elapsed = elapsed_base + time.perf_counter() - t_start
-                    self.save_checkpoint()
-                if (self.time_budget_s is not None
-                        and elapsed_base + now - t_start >= self.time_budget_s):
-                    break
+            self._loop(bar, stop, t_start, elapsed_base)
         except KeyboardInterrupt:
             interrupted = True
             raise
@@ -384,18 +336,89 @@ class Trainer:
                     session_seconds=time.perf_counter() - t_start)
         return summary
 
+    def _open_logs(self) -> None:
+        for path in (self.paths.train_csv, self.paths.episodes_csv, self.paths.eval_csv):
+            if self.resume:
+                CsvLog(path).truncate_after(self.step)
+        self.train_log = CsvLog(self.paths.train_csv)
+        self.episode_log = CsvLog(self.paths.episodes_csv)
+        self.eval_log = CsvLog(self.paths.eval_csv)
+        self.scalars = Scalars(self.paths.tensorboard, self.tensorboard,
+                               purge_step=self.step + 1 if self.resume else None)
+
+    def _loop(self, bar: Any, stop: _GracefulInterrupt, t_start: float, elapsed_base: float) -> None:
+        """One iteration = act, store, maybe update, log, evaluate, checkpoint."""
+        cfg = self.config
+        metrics: dict[str, Any] = {}
+        timestep: dm_env.TimeStep | None = None
+        episode = _Episode()
+        last_log = (time.perf_counter(), self.step, self.updates)
+        while self.step < cfg.steps:
+            if stop.requested:  # Ctrl-C: finish at an iteration boundary, state intact
+                raise KeyboardInterrupt
+            if timestep is None:  # a new episode
+                timestep = self.env.reset()
+                self.replay.add_first(*timestep.observation)
+                episode = _Episode()
+            timestep = self._train_step(timestep, episode)
+            episode_ended = timestep.last()
+            if episode_ended:
+                self.replay.end_episode()
+                self.episode += 1
+                self._log_episode(episode.ret, episode.length, episode.term_means())
+                timestep = None
+            metrics = self._maybe_update(metrics)
+            now = time.perf_counter()
+            if self.step % cfg.log_interval == 0:
+                last_log = self._log_train(metrics, now, last_log)
+            if self.step % cfg.eval_interval == 0:
+                self.evaluate()
+                if bar is not None:
+                    bar.set_postfix_str(f"F1 {self.last_eval['f1']:.3f}", refresh=False)
+            if bar is not None and self.step % 25 == 0:
+                bar.update(self.step - bar.n)
+            if episode_ended and self.step >= self.next_checkpoint:
+                while self.next_checkpoint <= self.step:
+                    self.next_checkpoint += cfg.checkpoint_interval
+                self.elapsed = elapsed_base + time.perf_counter() - t_start
+                self.save_checkpoint()
+            if (self.time_budget_s is not None
+                    and elapsed_base + now - t_start >= self.time_budget_s):
+                break
+
+    def _train_step(self, timestep: dm_env.TimeStep, episode: _Episode) -> dm_env.TimeStep:
+        """Act (uniformly during warm-up, else by sampling the actor), step, store."""
+        if self.step < self.config.warmup_steps:
+            action = self.rngs["warmup"].uniform(-1.0, 1.0, self.env.action_dim).astype(np.float32)
+        else:
+            obs = obs_batch(timestep.observation, self.act_capacity(timestep.observation))
+            action = np.asarray(self.agent.act(self.state, obs, self.act_key, self.step))[0]
+        timestep = self.env.step(action)
+        self.step += 1
+        reward = float(timestep.reward or 0.0)
+        self.replay.add(action, reward, float(timestep.discount), *timestep.observation)
+        episode.add(reward, self.env.reward_terms)
+        return timestep
+
+    def _maybe_update(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        cfg = self.config
+        if (self.step >= cfg.warmup_steps and self.step % cfg.update_interval == 0
+                and len(self.replay) >= cfg.batch_size):
+            batch = self.replay.sample(cfg.batch_size, cfg.updates_per_interval)
+            self.state, metrics = self.agent.update(self.state, batch)
+            self.updates += cfg.updates_per_interval
+        return metrics
+
     # ------------------------------------------------------------------ pieces
-    def _progress_bar(self):
+    def _progress_bar(self) -> tqdm | None:
         if not self.progress:
             return None
-        from tqdm import tqdm
-
         return tqdm(total=self.config.steps, initial=self.step, unit="step", dynamic_ncols=True,
                     desc=f"{self.config.song} {self.config.fingering}", smoothing=0.05,
                     mininterval=1.0)
 
     def _log_episode(self, ep_return: float, ep_len: int, term_means: dict[str, float]) -> None:
-        metrics = self.env.episode_metrics() if hasattr(self.env, "episode_metrics") else {}
+        metrics = self.env.episode_metrics()
         row = {"step": self.step, "episode": self.episode, "return": ep_return, "length": ep_len,
                "f1": metrics.get("f1", float("nan")),
                "precision": metrics.get("precision", float("nan")),
@@ -421,9 +444,10 @@ class Trainer:
 
     def evaluate(self) -> dict[str, Any]:
         """Deterministic-policy episodes on the evaluation environment; logs and returns means."""
-        policy = agent_policy(self.agent, self.state, self.act_key, deterministic=True,
-                              capacity=self.act_capacity)
-        results = [run_episode(self.eval_env, policy) for _ in range(self.config.eval_episodes)]
+        policy = DroQPolicy(self.agent, self.state, self.eval_env, deterministic=True,
+                            capacity=self.act_capacity)
+        results = [run_episode(self.eval_env.env, policy, seed=0)
+                   for _ in range(self.config.eval_episodes)]
         rows = [r.row() for r in results]
         mean = {k: float(np.mean([row[k] for row in rows])) for k in rows[0]}
         row = {"step": self.step, **mean}
@@ -463,7 +487,7 @@ class Trainer:
             "resumed_from": self.resumed_from, "interrupted": bool(extra.get("interrupted")),
             "f1_curve": str(plot) if plot else None,
         }
-        atomic_write_text(self.paths.summary, json.dumps(summary, indent=2) + "\n")
+        write_text(self.paths.summary, json.dumps(summary, indent=2) + "\n")
         return summary
 
 

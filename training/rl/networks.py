@@ -10,7 +10,7 @@ dropout then LayerNorm, every layer activated) cheaper to run on a CPU:
   multiplying by the 0/1 vector (``sparse=False``). Both compute the same function of the
   same parameters (a test checks it), so checkpoints do not depend on the mode. Binary
   inputs arrive as *active indices*: int32 ``(B, K)`` bit positions padded with ``num_bits``
-  (see ``training.replay.active_indices``).
+  (see ``training.rl.replay.active_indices``).
 * **Explicit ensemble axis.** The critics' parameters carry a leading ensemble axis ``E``.
   Their first layer, whose input is shared, is one ``(D, E*H)`` matmul rather than the
   broadcasting batched matmul ``nn.vmap`` produces (2x slower in XLA:CPU here).
@@ -177,13 +177,8 @@ def _broadcast_axes(full: tuple[int, ...], part: tuple[int, ...]) -> tuple[int, 
 layer_norm_gelu.defvjp(_layer_norm_gelu_fwd, _layer_norm_gelu_bwd)
 
 
-class EnsembleMLP(nn.Module):
-    """``num`` MLPs on a shared input; output (num, B, hidden_dims[-1]).
-
-    Layer i: linear -> [dropout] -> [LayerNorm] -> activation, for every layer including the
-    last (robopianist-rl's ``activate_final=True``). The first layer's input is
-    ``[dense, one_hot(active)]``.
-    """
+class _EnsembleFields(nn.Module):
+    """The fields of ``num`` MLP trunks (shared by ``EnsembleMLP`` and ``CriticEnsemble``)."""
 
     num: int
     hidden_dims: Sequence[int]
@@ -192,6 +187,15 @@ class EnsembleMLP(nn.Module):
     dropout_rate: float = 0.0
     layer_norm: bool = False
     sparse: bool = True
+
+
+class EnsembleMLP(_EnsembleFields):
+    """``num`` MLPs on a shared input; output (num, B, hidden_dims[-1]).
+
+    Layer i: linear -> [dropout] -> [LayerNorm] -> activation, for every layer including the
+    last (robopianist-rl's ``activate_final=True``). The first layer's input is
+    ``[dense, one_hot(active)]``.
+    """
 
     @nn.compact
     def __call__(self, dense: jax.Array, active: jax.Array, training: bool = False) -> jax.Array:
@@ -252,19 +256,11 @@ def glorot_rows(fan_in: int, fan_out: int) -> nn.initializers.Initializer:
     return init
 
 
-class CriticEnsemble(nn.Module):
+class CriticEnsemble(_EnsembleFields):
     """``num`` independent Q(s, a) networks in one call; output (num, B).
 
     The action joins the dense part of the first layer's input.
     """
-
-    num: int
-    hidden_dims: Sequence[int]
-    num_bits: int
-    activation: str = "gelu"
-    dropout_rate: float = 0.0
-    layer_norm: bool = False
-    sparse: bool = True
 
     @nn.compact
     def __call__(self, obs: Obs, action: jax.Array, training: bool = False) -> jax.Array:

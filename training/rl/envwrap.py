@@ -11,8 +11,9 @@ of flat float32 observation arrays, ``binary_observation_keys``, a bounded actio
   actuators' [min, max] (robopianist-rl does the same with a CanonicalSpecWrapper); values
   outside [-1, 1] are clipped first.
 
-Everything else (``reward_terms``, ``episode_metrics()``, ``contact_log``, ``render``,
-``song_goals``, ``physics`` ...) is forwarded to the wrapped environment.
+The training loop reads ``reward_terms`` and ``episode_metrics()`` through the wrapper;
+everything else of the ``pianoenv.interface.PianoEnvironment`` is on ``env`` (the wrapped
+environment), which is what evaluation, collection and rendering use.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ import numpy as np
 from dm_env import specs
 
 from handspec.errors import InputError
-from training.replay import ObsLayout
+from pianoenv import suite
+from pianoenv.interface import PianoEnvironment
+from training.rl.replay import ObsLayout
 
 
 class SplitObs(NamedTuple):
@@ -36,10 +39,10 @@ class SplitObs(NamedTuple):
 class TrainingEnv(dm_env.Environment):
     """Split observations and canonical actions around a pianoenv-style environment."""
 
-    def __init__(self, env: dm_env.Environment):
+    def __init__(self, env: PianoEnvironment):
         self.env = env
         spec = env.observation_spec()
-        binary = set(getattr(env, "binary_observation_keys", ()))
+        binary = set(env.binary_observation_keys)
         unknown = binary - set(spec)
         if unknown:
             raise ValueError(f"binary_observation_keys not in the observation spec: {sorted(unknown)}")
@@ -111,24 +114,20 @@ class TrainingEnv(dm_env.Environment):
     def _wrap(self, timestep: dm_env.TimeStep) -> dm_env.TimeStep:
         return timestep._replace(observation=self.split(timestep.observation))
 
-    def __getattr__(self, name: str) -> Any:  # forward reward_terms, contact_log, render, ...
-        if name == "env":
-            raise AttributeError(name)
-        return getattr(self.env, name)
+    @property
+    def reward_terms(self) -> Mapping[str, float]:
+        return self.env.reward_terms
+
+    def episode_metrics(self) -> dict[str, float]:
+        return self.env.episode_metrics()
 
     def close(self) -> None:
-        close = getattr(self.env, "close", None)
-        if close is not None:
-            close()
+        self.env.close()
 
 
 def make_env(song: str, hand: str, fingering: str, seed: int | np.random.Generator | None,
              env_kwargs: dict[str, Any] | None = None) -> TrainingEnv:
     """``pianoenv.suite.load`` wrapped for training; bad names surface as ``InputError``."""
-    from pianoenv import (
-        suite,  # the CLI imports training lazily; pianoenv is a lower layer
-    )
-
     try:
         env = suite.load(song, hand=hand, fingering=fingering, seed=seed, **(env_kwargs or {}))
     except TypeError as exc:  # an unknown --env-arg name

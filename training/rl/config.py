@@ -1,0 +1,203 @@
+"""Configuration of a DroQ training run: RP1M Table 4 as defaults, every value overridable.
+
+Two frozen pydantic models: ``DroQConfig`` (the agent: networks, losses, optimiser) and
+``TrainConfig`` (the run: song, hand, step budget, replay, evaluation, checkpoints; it holds
+a ``DroQConfig``). Each field's type, bounds and help text are declared once, here: they
+validate config.json files and every construction, and ``training.commands`` turns them
+into the ``pianohands train`` flags. Bad values are ``InputError``s naming the field and
+the file (``tau`` for a value out of range, ``agent.hidden_dims`` for a wrong JSON type). A run saves its ``TrainConfig`` as ``config.json`` (plain
+JSON, the format of every earlier version); ``--resume`` reads it back, so a resumed run
+cannot silently change its hyper-parameters.
+
+Two values differ between RP1M (Table 4) and the public robopianist-rl code:
+
+=============  ==========  =====================  ======================================
+value          Table 4     robopianist-rl run.sh  used here
+=============  ==========  =====================  ======================================
+discount       0.88        0.8                    0.88 (we reproduce RP1M)
+tau (EMA)      0.05        0.005                  0.05 ("EMA momentum 0.05" = weight of
+                                                  the online critic in each target update)
+update every   2 steps     1 step                 2 (one gradient update per 2 env steps)
+=============  ==========  =====================  ======================================
+
+Both are one flag away (``--discount 0.8 --tau 0.005 --update-interval 1``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from handspec.atomic import write_text
+from handspec.errors import InputError
+
+ACTIVATIONS = ("gelu", "relu", "elu", "tanh", "silu")
+FINGERING_MODES = ("ot", "human", "none")
+SEED_LIMIT = 2 ** 32  # numpy and JAX seeds are 32-bit
+
+# JSON types only (no "3" for 3, no true for 1), finite floats, unknown fields refused.
+_STRICT = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class _Config(BaseModel):
+    """Construction validates; a ``ValidationError`` becomes one ``InputError``."""
+
+    model_config = _STRICT
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _input_error(exc, type(self)) from None
+
+    def replace(self, **changes: Any) -> Any:
+        """A copy with ``changes``, validated like a new config."""
+        return type(self)(**{**dict(self), **changes})
+
+
+class DroQConfig(_Config):
+    """DroQ (Hiraoka et al. 2022) = SAC with dropout + LayerNorm Q-functions (RP1M Table 4)."""
+
+    hidden_dims: tuple[int, ...] = Field(
+        (256, 256, 256), min_length=1, description="MLP widths (actor and critics), e.g. 256,256,256")
+    num_qs: int = Field(2, ge=1, description="number of Q-networks (min over them)")
+    critic_dropout: float = Field(0.01, ge=0.0, lt=1.0, description="dropout rate in the Q-networks")
+    critic_layer_norm: bool = Field(True, description="LayerNorm in the Q-networks")
+    activation: Literal[ACTIVATIONS] = Field("gelu", description=f"one of {', '.join(ACTIVATIONS)}")
+    tau: float = Field(0.05, gt=0.0, le=1.0, description="EMA momentum of the target critics")
+    discount: float = Field(0.88, ge=0.0, le=1.0, description="discount factor gamma")
+    init_temperature: float = Field(1.0, gt=0.0, description="initial entropy temperature")
+    learnable_temperature: bool = Field(True, description="tune the temperature")
+    target_entropy: float | None = Field(None, description="entropy target (default -action_dim/2)")
+    backup_entropy: bool = Field(True, description="entropy term in the TD target")
+    actor_lr: float = Field(3e-4, gt=0.0, description="Adam learning rate of the actor")
+    critic_lr: float = Field(3e-4, gt=0.0, description="Adam learning rate of the critics")
+    temp_lr: float = Field(3e-4, gt=0.0, description="Adam learning rate of the temperature")
+    adam_b1: float = Field(0.9, ge=0.0, lt=1.0, description="Adam beta1")
+    adam_b2: float = Field(0.999, ge=0.0, lt=1.0, description="Adam beta2")
+    adam_eps: float = Field(1e-8, gt=0.0, description="Adam epsilon")
+    log_std_min: float = Field(-20.0, description="actor log-std lower clip")
+    log_std_max: float = Field(2.0, description="actor log-std upper clip")
+    sparse_goals: bool = Field(
+        True, description="first layers sum weight rows of the active binary inputs instead of "
+                          "a dense matmul (same result, ~2x fewer FLOPs)")
+
+    @field_validator("hidden_dims", mode="before")
+    @classmethod
+    def _widths(cls, value: Any) -> Any:
+        # JSON has no tuples; every width must be a positive int
+        if isinstance(value, list):
+            value = tuple(value)
+        if isinstance(value, tuple) and any(isinstance(v, int) and not isinstance(v, bool)
+                                            and v < 1 for v in value):
+            raise ValueError("must be positive widths")
+        return value
+
+    def model_post_init(self, context: Any) -> None:
+        if not self.log_std_min < self.log_std_max:
+            raise InputError("must be below log_std_max", field="log_std_min")
+
+
+class TrainConfig(_Config):
+    """One training run. Defaults are RP1M Table 4 (8M steps, 1M replay, batch 256, ...)."""
+
+    song: str = Field("twinkle", min_length=1, description="song name, or name:chunk")
+    hand: str = Field("shadow_five", min_length=1, description="hand spec name")
+    fingering: Literal[FINGERING_MODES] = Field("ot", description="fingering reward: ot | human | none")
+    seed: int = Field(0, ge=0, lt=SEED_LIMIT,
+                      description="seed of the agent, replay and environment (0 <= seed < 2**32)")
+    steps: int = Field(8_000_000, ge=1, description="environment steps to train for")
+    warmup_steps: int = Field(5_000, ge=0, description="uniform-random steps before learning")
+    batch_size: int = Field(256, ge=1, description="minibatch size")
+    buffer_size: int = Field(1_000_000, ge=1, description="replay capacity (transitions)")
+    update_interval: int = Field(2, ge=1, description="environment steps between updates")
+    updates_per_interval: int = Field(
+        1, ge=1, description="gradient updates each time (one jitted lax.scan)")
+    eval_interval: int = Field(10_000, ge=1, description="steps between evaluations")
+    eval_episodes: int = Field(1, ge=1, description="episodes per evaluation")
+    log_interval: int = Field(1_000, ge=1, description="steps between train.csv rows")
+    checkpoint_interval: int = Field(
+        50_000, ge=1, description="steps between checkpoints (taken at an episode end)")
+    keep_checkpoints: int = Field(2, ge=1, description="checkpoints kept on disk")
+    save_replay: bool = Field(False, description="save the replay with checkpoints")
+    env_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="extra task arguments for pianoenv.suite.load")
+    agent: DroQConfig = Field(default_factory=DroQConfig)
+
+    @field_validator("agent", mode="before")
+    @classmethod
+    def _agent(cls, value: Any) -> Any:
+        return DroQConfig(**value) if isinstance(value, dict) else value
+
+    def model_post_init(self, context: Any) -> None:
+        if self.buffer_size < self.batch_size + 1:
+            raise InputError(f"must exceed batch_size ({self.batch_size}), got {self.buffer_size}",
+                             field="buffer_size")
+
+    # ----------------------------------------------------------------------------- I/O
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @staticmethod
+    def from_dict(data: Any, file: str | Path | None = None) -> TrainConfig:
+        """Builds a config from ``to_dict`` output; unknown or mistyped fields are InputErrors."""
+        if not isinstance(data, dict):
+            raise InputError("expected a JSON object", file=file, field="config")
+        try:
+            return TrainConfig(**data)
+        except InputError as exc:
+            raise InputError(exc.message, file=file, field=exc.field) from None
+
+    def save(self, path: str | Path) -> None:
+        write_text(Path(path), self.to_json() + "\n")
+
+    @staticmethod
+    def load(path: str | Path) -> TrainConfig:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise InputError("no such file", file=path, field="config") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"not valid JSON ({exc})", file=path, field="config") from None
+        return TrainConfig.from_dict(data, file=path)
+
+
+def _input_error(exc: ValidationError, model: type[BaseModel]) -> InputError:
+    """The first problem of a ``ValidationError`` as one line naming the field."""
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"] if not isinstance(p, int)]
+    # the field names of earlier versions: a value out of range names the field (``tau``),
+    # a wrong type or unknown key in a file names its path (``agent.hidden_dims``)
+    prefix = "agent." if model is DroQConfig and err["type"] not in _VALUE_ERRORS else ""
+    field = prefix + ".".join(loc) if loc else None
+    if err["type"] == "extra_forbidden":
+        owner = model
+        for part in loc[:-1]:
+            owner = model.model_fields[part].annotation
+        return InputError(f"unknown field (known: {', '.join(owner.model_fields)})", field=field)
+    cause = err.get("ctx", {}).get("error")
+    if isinstance(cause, InputError):  # raised by a validator of a nested model
+        return InputError(cause.message, field=cause.field)
+    return InputError(f"{describe(err)}, got {err['input']!r}", field=field)
+
+
+_BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+_VALUE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal",
+                 "literal_error", "value_error", "too_short"}
+
+
+def describe(err: Any) -> str:
+    """What a pydantic error asks for, as this project words it (``must be >= 1``)."""
+    ctx = err.get("ctx", {})
+    bound = next(((op, ctx[key]) for key, op in _BOUNDS if key in ctx), None)
+    if bound is not None:
+        return f"must be {bound[0]} {bound[1]}"
+    message = err["msg"].removeprefix("Value error, ")
+    return message[:1].lower() + message[1:]
