@@ -70,7 +70,7 @@ def _worker(job: dict[str, Any]) -> dict[str, Any]:
                       "f1": float(result.metrics["f1"])})
 
     trainer = Trainer(config, job["out"], progress=False, tensorboard=False,
-                      time_budget_s=job["budget_s"], on_eval=on_eval)
+                      time_budget_s=job["budget_s"], on_eval=on_eval, eval_at_start=True)
     summary = trainer.run()
     return {"arm": job["arm"], "seed": job["seed"], "curve": curve,
             "steps": int(summary["steps"]), "wall_s": float(summary["wall_time_s"])}
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
              "fingering": args.fingering, "env_kwargs": env_kwargs,
              "max_steps": args.max_steps, "eval_interval": args.eval_interval,
              "budget_s": args.budget_min * 60, "out": str(args.out / f"{arm}_s{seed}")}
-            for arm in args.arms for seed in args.seeds]
+            for seed in args.seeds for arm in args.arms]  # arms side by side on the 2 workers
     existing = [Path(j["out"]) for j in jobs if Path(j["out"]).exists()]
     if existing and not args.overwrite:
         p.error(f"{existing[0]} exists; pass --overwrite or choose another --out")

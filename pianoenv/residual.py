@@ -45,7 +45,8 @@ class ResidualEnv(dm_env.Environment):
         self._half_span = 0.5 * (self._hi - self._lo)
         self._base_action = np.zeros(spec.shape, np.float32)
         self._episode = 0
-        self.applied_action = np.zeros(spec.shape, np.float32)
+        # the absolute actions of the current episode (what a demonstration file stores)
+        self.applied_actions: list[np.ndarray] = []
 
     # ------------------------------------------------------------------ specs
     def observation_spec(self) -> "OrderedDict[str, specs.Array]":
@@ -66,16 +67,19 @@ class ResidualEnv(dm_env.Environment):
     def reset(self) -> dm_env.TimeStep:
         self.base.reset(self._episode)
         self._episode += 1
+        self.applied_actions = []
         return self._with_base(self.env.reset())
 
     def step(self, action) -> dm_env.TimeStep:
         residual = np.asarray(action, np.float32).reshape(self._lo.shape)
         applied = np.minimum(np.maximum(self._base_action + residual, self._lo), self._hi)
-        self.applied_action = applied
         timestep = self.env.step(applied)
         if timestep.first():  # the wrapped env auto-reset after the last step
             self.base.reset(self._episode)
             self._episode += 1
+            self.applied_actions = []
+        else:
+            self.applied_actions.append(applied)
         return self._with_base(timestep)
 
     def _with_base(self, timestep: dm_env.TimeStep) -> dm_env.TimeStep:
@@ -86,11 +90,44 @@ class ResidualEnv(dm_env.Environment):
         obs["base_action"] = ((self._base_action - self._lo) / span - 1.0).astype(np.float32)
         return timestep._replace(observation=obs)
 
+    # ------------------------------------------------------------------ the rest of
+    # ``pianoenv.interface.PianoEnvironment``: the wrapped environment's
+    @property
+    def control_timestep(self) -> float:
+        return self.env.control_timestep
+
+    @property
+    def song_goals(self) -> Any:
+        return self.env.song_goals
+
+    @property
+    def reward_terms(self) -> dict[str, float]:
+        return self.env.reward_terms
+
+    @property
+    def binary_observation_keys(self) -> tuple[str, ...]:
+        return self.env.binary_observation_keys
+
+    @property
+    def finger_names(self) -> tuple[tuple[str, str], ...]:
+        return self.env.finger_names
+
+    @property
+    def actuator_names(self) -> tuple[str, ...]:
+        return self.env.actuator_names
+
+    @property
+    def contact_log(self) -> list:
+        return self.env.contact_log
+
+    def episode_metrics(self) -> dict[str, float]:
+        return self.env.episode_metrics()
+
+    def set_random_state(self, random_state: int | np.random.Generator | None) -> None:
+        self.env.set_random_state(random_state)
+
+    def render(self, width: int = 640, height: int = 480, camera: str | int = "player") -> np.ndarray:
+        return self.env.render(width, height, camera)
+
     def close(self) -> None:
         self.env.close()
-
-    def __getattr__(self, name: str) -> Any:
-        # song_goals, reward_terms, episode_metrics, contact_log, render, model, ...
-        if name == "env":
-            raise AttributeError(name)
-        return getattr(self.env, name)

@@ -7,6 +7,9 @@ from handspec.errors import InputError
 from pianoenv import suite
 from pianoenv.episode import run_episode
 from pianoenv.policy import make_policy
+from pianoenv.interface import PianoEnvironment
+from training.collect import PolicySource, collect
+from training.data import DemoFile, verify_file
 from training.rl.envwrap import TrainingEnv
 
 
@@ -45,7 +48,8 @@ def test_residual_range_is_a_fraction_of_each_actuator_span(envs):
     # applied actions stay inside the real action spec whatever the residual
     res.reset()
     res.step(spec.maximum * 10)
-    assert np.all(res.applied_action <= full.maximum) and np.all(res.applied_action >= full.minimum)
+    applied = res.applied_actions[-1]
+    assert np.all(applied <= full.maximum) and np.all(applied >= full.minimum)
 
 
 def test_residual_env_trains_through_the_training_wrapper(envs):
@@ -66,3 +70,28 @@ def test_bad_residual_options_are_input_errors(kwargs, field):
     with pytest.raises(InputError) as info:
         suite.load("demo_short", hand="shadow_four", max_steps=5, **kwargs)
     assert field in info.value.one_line()
+
+
+def test_residual_env_implements_the_environment_protocol(envs):
+    assert isinstance(envs[1], PianoEnvironment)
+
+
+def test_collecting_a_residual_policy_stores_absolute_actions(tmp_path):
+    env = suite.load("demo_short", hand="shadow_four", max_steps=10, base_policy="zero",
+                     residual_scale=0.5)
+    source = PolicySource(env, make_policy("random", env), {"kind": "test"}, "demo_short",
+                          "shadow_four", {"max_steps": 10, "base_policy": "zero",
+                                          "residual_scale": 0.5})
+    out = tmp_path / "residual.h5"
+    collect(source, out, episodes=2, progress=False)
+    home = env.env.home_action()
+    full = env.env.action_spec()
+    with DemoFile(out) as demos:
+        actions = demos.episode(0).actions
+    assert actions.shape == (10, full.shape[0])
+    # base (home pose) + a random residual: absolute, inside the real spec, not around 0
+    assert np.all(actions >= full.minimum - 1e-6) and np.all(actions <= full.maximum + 1e-6)
+    assert np.abs(actions - home).max() <= 0.5 * (full.maximum - full.minimum).max() + 1e-5
+    assert np.abs(actions - home).max() > 0
+    assert verify_file(out).ok
+    env.close()

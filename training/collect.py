@@ -33,6 +33,7 @@ from pianoenv.episode import run_episode
 from pianoenv.interface import PianoEnvironment
 from pianoenv.piano import PRESSED_THRESHOLD
 from pianoenv.policy import Policy, make_policy
+from pianoenv.residual import ResidualEnv
 from training.data import CONTACT_DTYPE, DatasetMeta, DemoWriter, Episode, episode_seed
 from training.rl.envwrap import make_env
 from training.rl.policy import load_run
@@ -87,11 +88,14 @@ def registered_policy(song: str, hand: str, name: str, *, fingering: str = "ot",
 
 
 # --------------------------------------------------------------------------- rollouts
-def dataset_meta(env: PianoEnv, *, song: str, hand: str, seed: int, policy_info: dict[str, Any],
+def dataset_meta(env: PianoEnv | ResidualEnv, *, song: str, hand: str, seed: int, policy_info: dict[str, Any],
                  env_kwargs: dict[str, Any] | None = None) -> DatasetMeta:
     """Provenance of a collection from the environment it runs in (the CPU ``PianoEnv``:
-    the file records its hand spec and fingering mode)."""
+    the file records its hand spec and fingering mode; with a residual run, the actions
+    stored are the absolute ones of the wrapped ``PianoEnv``)."""
     obs_spec = env.observation_spec()
+    if isinstance(env, ResidualEnv):
+        env = env.env
     action = env.action_spec()
     goals = env.song_goals
     return DatasetMeta(
@@ -118,10 +122,13 @@ def rollout(env: PianoEnvironment, policy: Policy, seed: int) -> Episode:
     env.set_random_state(seed)
     result = run_episode(env, policy, seed=seed, record=True)
     rec = result.record
-    spec = env.action_spec()
-    lo = np.broadcast_to(np.asarray(spec.minimum, np.float32), spec.shape)
-    hi = np.broadcast_to(np.asarray(spec.maximum, np.float32), spec.shape)
-    actions = np.clip(np.stack([a.reshape(spec.shape) for a in rec.actions]), lo, hi)
+    if isinstance(env, ResidualEnv):  # store the absolute actions, not the corrections
+        actions = np.stack(env.applied_actions)
+    else:
+        spec = env.action_spec()
+        lo = np.broadcast_to(np.asarray(spec.minimum, np.float32), spec.shape)
+        hi = np.broadcast_to(np.asarray(spec.maximum, np.float32), spec.shape)
+        actions = np.clip(np.stack([a.reshape(spec.shape) for a in rec.actions]), lo, hi)
     binary = set(env.binary_observation_keys)
     obs, final = OrderedDict(), OrderedDict()
     for k in rec.observations[0]:

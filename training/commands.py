@@ -109,6 +109,7 @@ def train_command(**options: Any) -> None:
     backend = options.pop("backend")
     if backend not in ("cpu", "mjx"):
         raise InputError(f"unknown backend {backend!r}; one of cpu, mjx", field="--backend")
+    residual = _residual_options(options.pop("base_policy"), options.pop("residual_scale"))
     run, agent = overrides_from_options(options)
     enable_compilation_cache()
     if backend == "mjx":
@@ -121,10 +122,16 @@ def train_command(**options: Any) -> None:
             raise InputError("nothing to resume: no config.json in the run directory", file=out,
                              field="--resume")
         config = resume_config(TrainConfig.load(saved_path), run, agent, saved_path)
+        for name, value in residual.items():
+            if config.env_kwargs.get(name) != value:
+                raise InputError(f"cannot change {name} when resuming; start a new run instead",
+                                 file=saved_path, field=f"--{name.replace('_', '-')}")
         config.save(saved_path)
     else:
         base = TrainConfig.load(config_file) if config_file else TrainConfig()
         config = build_config(base, run, agent)
+        if residual:
+            config = config.replace(env_kwargs={**config.env_kwargs, **residual})
     from training.rl.loop import Trainer
 
     with _cli_warnings():
@@ -142,6 +149,20 @@ def train_command(**options: Any) -> None:
     f1 = f"{last['f1']:.3f}" if "f1" in last else "n/a"
     typer.echo(f"{out}: {summary['steps']} steps, {summary['updates']} updates, "
                f"{summary['wall_time_s']:.0f} s, last eval F1 {f1}")
+
+
+def _residual_options(base_policy: str | None, residual_scale: float | None) -> dict[str, Any]:
+    """``--base-policy``/``--residual-scale`` as the task arguments they are
+    (``pianoenv.residual``): recorded in the run's ``env_kwargs``, so eval and collect
+    rebuild the same residual environment."""
+    if base_policy is None:
+        if residual_scale is not None:
+            raise InputError("needs --base-policy", field="--residual-scale")
+        return {}
+    out: dict[str, Any] = {"base_policy": base_policy}
+    if residual_scale is not None:
+        out["residual_scale"] = residual_scale
+    return out
 
 
 def _train_mjx(config: TrainConfig, out: Path, resume: bool, progress: bool, tensorboard: bool,
@@ -173,6 +194,13 @@ _TRAIN_PARAMETERS = [
         "--tensorboard/--no-tensorboard", help="write TensorBoard events under OUT/tb")], True),
     keyword("time_budget_minutes", Annotated[float | None, typer.Option(
         "--time-budget", help="stop (with a checkpoint) after this many minutes")], None),
+    keyword("base_policy", Annotated[str | None, typer.Option(
+        "--base-policy", help="learn a residual on top of this registered policy (e.g. ik: the "
+                              "kinematic pianist); the untrained agent plays the base policy")],
+        None),
+    keyword("residual_scale", Annotated[float | None, typer.Option(
+        "--residual-scale", help="with --base-policy: largest correction, as a fraction of each "
+                                 "actuator's half-range (default 0.25)")], None),
     keyword("backend", Annotated[str, typer.Option(
         "--backend", help="cpu: DroQ on the CPU env; mjx: PPO on the MJX env (training.mjx_ppo; "
                           "of the agent flags only --hidden-dims and --activation apply)")], "cpu"),

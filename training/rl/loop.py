@@ -126,7 +126,8 @@ class Trainer:
     def __init__(self, config: TrainConfig, out: str | Path, *, resume: bool = False,
                  env_factory: EnvFactory | None = None, progress: bool = True,
                  tensorboard: bool = True, time_budget_s: float | None = None,
-                 on_eval: Callable[[int, EpisodeResult], None] | None = None):
+                 on_eval: Callable[[int, EpisodeResult], None] | None = None,
+                 eval_at_start: bool = False):
         self.paths = RunPaths(Path(out))
         self.config = config
         self.resume = resume
@@ -134,6 +135,7 @@ class Trainer:
         self.tensorboard = tensorboard
         self.time_budget_s = time_budget_s
         self.on_eval = on_eval
+        self.eval_at_start = eval_at_start  # evaluate the untrained agent first (learn_bench)
         self._lock_fd: int | None = None
         self.restarted = False
         self._check_dir()
@@ -307,6 +309,8 @@ class Trainer:
 
     def _run(self) -> dict[str, Any]:
         self._open_logs()
+        if self.eval_at_start and self.step == 0:
+            self.evaluate()
         bar = self._progress_bar()
         t_start, step_start, updates_start = time.perf_counter(), self.step, self.updates
         elapsed_base = self.elapsed
