@@ -266,16 +266,22 @@ def demo_command(
     seed: Seed = 0,
     steps: Annotated[int, typer.Option("--steps", min=1, help="step cap")] = 60_000,
     progress: Progress = True,
+    base_policy: Annotated[str, typer.Option(
+        "--base-policy", help="learn a residual on this registered policy (ik: the kinematic "
+                              "pianist), or 'none' to train from scratch as RP1M")] = "ik",
 ) -> None:
-    """Train on a short built-in piece for a few CPU minutes; F1 curve, fingering, summary."""
+    """Train on a short built-in piece for a few CPU minutes; F1 curve, fingering, video."""
     from training.demo import run_demo
 
     enable_compilation_cache()
     with _cli_warnings():
         summary = run_demo(out, minutes=minutes, song=song, hand=hand, fingering=fingering,
-                           seed=seed, steps=steps, progress=progress)
+                           seed=seed, steps=steps, progress=progress,
+                           base_policy=None if base_policy == "none" else base_policy)
+    base = summary.get("base_policy")
+    alone = f", {base['policy']} alone {base['f1']:.3f}" if base else ""
     typer.echo(f"{out}: final F1 {summary['final_f1']:.3f} vs random policy "
-               f"{summary['random_f1']:.3f} after {summary['steps']} steps "
+               f"{summary['random_f1']:.3f}{alone} after {summary['steps']} steps "
                f"({summary['wall_time_s'] / 60:.1f} min) -> {out / 'summary.json'}")
 
 

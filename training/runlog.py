@@ -130,8 +130,10 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
 
 
 def plot_f1_curve(rows: Iterable[Mapping[str, Any]], out: Path, *, title: str,
-                  random_f1: float | None = None) -> Path | None:
-    """PNG of evaluation F1 (and precision/recall) against environment steps."""
+                  random_f1: float | None = None,
+                  base: tuple[str, float] | None = None) -> Path | None:
+    """PNG of evaluation F1 (and precision/recall) against environment steps; the random
+    policy's F1 and, for a residual run, its base policy's F1 alone as reference lines."""
     rows = list(rows)
     if not rows:
         return None
@@ -143,7 +145,10 @@ def plot_f1_curve(rows: Iterable[Mapping[str, Any]], out: Path, *, title: str,
     ax.plot(steps, [float(r["recall"]) for r in rows], lw=1, alpha=0.6, label="recall")
     if random_f1 is not None:
         ax.axhline(random_f1, color="grey", ls="--", lw=1, label=f"random policy F1 ({random_f1:.2f})")
-    ax.set(xlabel="environment steps", ylabel="score (evaluation episode)", ylim=(0, 1.15),
+    if base is not None:
+        ax.axhline(base[1], color="black", ls=":", lw=1.2,
+                   label=f"{base[0]} alone, F1 ({base[1]:.2f})")
+    ax.set(xlabel="environment steps", ylabel="score (deterministic evaluation)", ylim=(0, 1.15),
            title=title)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper center", ncols=4, fontsize=7, frameon=False)
