@@ -69,6 +69,17 @@ def compile_model(root: mjcf.RootElement):
     return mujoco.MjModel.from_xml_string(root.to_xml_string(), root.get_assets())
 
 
+def site_body_chain(model, site_id: int) -> set[int]:
+    """Ids of the bodies from a site's body up to (not including) the world: the links that
+    move a fingertip. Which finger owns a geom, and which joints are shared by several
+    fingers (the wrist), both follow from these chains, not from names."""
+    body, chain = int(model.site_bodyid[site_id]), set()
+    while body > 0:
+        chain.add(body)
+        body = int(model.body_parentid[body])
+    return chain
+
+
 def home_pose(model, data) -> None:
     """Put every limited joint at 0 clipped into its range, and position actuators on it.
 

@@ -28,7 +28,7 @@ from fingering.notes import FINGER_NAMES, NUM_KEYS
 from fingering.reward import reward_from_assignment
 from fingering.solvers import available_solvers, solve
 from handspec.errors import InputError
-from handspec.model import HandModel, home_pose
+from handspec.model import HandModel, home_pose, site_body_chain
 from handspec.spec import HandSpec
 from pianoenv import piano, rewards
 from pianoenv.interface import Contact
@@ -187,13 +187,7 @@ class PianoEnv(dm_env.Environment):
         for k in range(NUM_KEYS):
             geom_key[mujoco.mj_name2id(m, J.mjOBJ_GEOM, f"piano/key_{k}")] = k
         geom_finger = np.full(m.ngeom, -1, dtype=np.int64)
-        paths = []
-        for tip in self._tip_ids:
-            body, path = m.site_bodyid[tip], set()
-            while body > 0:
-                path.add(int(body))
-                body = m.body_parentid[body]
-            paths.append(path)
+        paths = [site_body_chain(m, tip) for tip in self._tip_ids]
         for i, path in enumerate(paths):
             own = path - set().union(*(p for j, p in enumerate(paths) if j != i))
             for g in np.flatnonzero(np.isin(m.geom_bodyid, list(own))):

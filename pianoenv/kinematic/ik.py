@@ -24,7 +24,7 @@ import mujoco
 import numpy as np
 
 from handspec.errors import InputError
-from handspec.model import HandModel, compile_model, home_pose
+from handspec.model import HandModel, compile_model, home_pose, site_body_chain
 
 
 @dataclass(frozen=True)
@@ -114,13 +114,7 @@ class HandIK:
         """Per-dof posture cost: none on slides, ``wrist_posture`` on hinges that move more
         than one fingertip (found from the kinematic tree, not from names), else ``posture``."""
         m, cfg = self.model, self.config
-        chains = []
-        for s in self.site_ids:
-            body, chain = m.site_bodyid[s], set()
-            while body > 0:
-                chain.add(int(body))
-                body = m.body_parentid[body]
-            chains.append(chain)
+        chains = [site_body_chain(m, s) for s in self.site_ids]
         cost = np.full(m.nv, cfg.posture)
         for dof in range(m.nv):
             j = m.dof_jntid[dof]
