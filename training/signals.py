@@ -3,6 +3,8 @@
 * ``GracefulInterrupt``: the first Ctrl-C (or SIGTERM, if asked) only sets ``requested``;
   a loop checks it between iterations, so no update or commit is cut in half and the state
   saved on the way out is consistent. A second Ctrl-C interrupts at once.
+* ``sigterm_as_interrupt``: SIGTERM stops like Ctrl-C (experiments: the current run
+  checkpoints and writes its summary).
 * ``sigterm_as_exit``: SIGTERM (a scheduler's or ``timeout``'s kill) unwinds the stack like
   an exception, so ``finally`` blocks commit complete work, and the process exits with
   128 + 15 = 143, as a shell reports a process killed by SIGTERM.
@@ -47,6 +49,25 @@ def sigterm_as_exit() -> Iterator[None]:
         yield
         return
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_keyboard_interrupt(signum, frame) -> None:  # noqa: ARG001
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises ``KeyboardInterrupt``: ``kill PID`` stops a trainer
+    like Ctrl-C (checkpoint and summary written). Background jobs started from a
+    non-interactive shell ignore SIGINT, so SIGTERM is how they are stopped."""
+    if not _main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         yield
     finally:

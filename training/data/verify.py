@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from handspec.errors import InputError
+from pianoenv.metrics import step_prf
 from training.data.format import (CONTACT_DTYPE, NUM_KEYS, DatasetMeta, Episode, demo_index,
                                   h5_key, spec_json_hash)
 from training.data.reader import DemoFile
@@ -39,15 +40,10 @@ class VerifyReport:
 
 
 def per_step_prf(goal: np.ndarray, pressed: np.ndarray) -> np.ndarray:
-    """(T, 3) precision, recall, F1 per step, as ``pianoenv.metrics.step_prf`` (vectorised)."""
-    tp = np.count_nonzero(goal & pressed, axis=1)
-    n_pred = np.count_nonzero(pressed, axis=1)
-    n_true = np.count_nonzero(goal, axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(n_pred > 0, tp / np.maximum(n_pred, 1), 1.0)
-        r = np.where(n_true > 0, tp / np.maximum(n_true, 1), 1.0)
-        f = np.where(p + r > 0, 2 * p * r / np.where(p + r > 0, p + r, 1.0), 0.0)
-    return np.stack([p, r, f], axis=1)
+    """(T, 3) precision, recall, F1 per step: ``pianoenv.metrics.step_prf`` of each step, so
+    a verified file agrees with the environment's own metric by construction."""
+    return np.array([step_prf(g, p) for g, p in zip(goal, pressed)], dtype=np.float64
+                    ).reshape(len(goal), 3)
 
 
 def recompute_metrics(ep: Episode, meta: DatasetMeta) -> dict[str, float]:

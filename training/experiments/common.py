@@ -29,12 +29,9 @@ import os
 import platform
 import shlex
 import shutil
-import signal
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +54,7 @@ from training.rl.loop import Trainer
 from training.rl.policy import DroQPolicy, load_run
 from training.experiments.stats import ConfidenceInterval, CurveBand, curve_band, mean_ci
 from training.seeds import FINAL_EVAL_ENV, RANDOM_BASELINE, derive_seed
+from training.signals import sigterm_as_interrupt
 
 FINAL_DIR = "final"
 FINAL_VERSION = 2  # final_eval.json layout; older caches are recomputed
@@ -443,31 +441,9 @@ def run_arms(exp: ExperimentDir, configs: Mapping[str, Sequence[TrainConfig]],
     with results; runs it did not reach are reported as "pending" and the next invocation
     continues. Sequential runs also keep steps/s comparable between arms.
     """
-    with _sigterm_as_interrupt():
+    with sigterm_as_interrupt():
         return _run_in_order(exp, configs, env_factory, progress=progress,
                              time_budget_s=time_budget_s, tensorboard=tensorboard)
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """``kill PID`` stops like Ctrl-C: the trainer checkpoints and writes its summary.
-
-    Background jobs started from a non-interactive shell ignore SIGINT, so SIGTERM is how
-    they are stopped; without this the current run would lose everything since its last
-    periodic checkpoint. Only installed in the main thread (signal's rule).
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_in_order(exp: ExperimentDir, configs: Mapping[str, Sequence[TrainConfig]],

@@ -30,9 +30,7 @@ import json
 import math
 import os
 import shutil
-import signal
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -53,6 +51,7 @@ from training.rl.agent import DroQ
 from training.rl.config import TrainConfig
 from training.rl.envwrap import TrainingEnv, make_env
 from training.rl.policy import ActiveCapacity, DroQPolicy, obs_batch
+from training.signals import GracefulInterrupt
 from training.rl.replay import ReplayBuffer
 from training.runlog import CsvLog, Scalars, plot_f1_curve
 from training.seeds import ACT, derive_seed, seed_streams
@@ -315,7 +314,7 @@ class Trainer:
         t_start, step_start, updates_start = time.perf_counter(), self.step, self.updates
         elapsed_base = self.elapsed
         interrupted = False
-        stop = _GracefulInterrupt()
+        stop = GracefulInterrupt()
         try:
             self._loop(bar, stop, t_start, elapsed_base)
         except KeyboardInterrupt:
@@ -350,7 +349,7 @@ class Trainer:
         self.scalars = Scalars(self.paths.tensorboard, self.tensorboard,
                                purge_step=self.step + 1 if self.resume else None)
 
-    def _loop(self, bar: Any, stop: _GracefulInterrupt, t_start: float, elapsed_base: float) -> None:
+    def _loop(self, bar: Any, stop: GracefulInterrupt, t_start: float, elapsed_base: float) -> None:
         """One iteration = act, store, maybe update, log, evaluate, checkpoint."""
         cfg = self.config
         metrics: dict[str, Any] = {}
@@ -493,28 +492,6 @@ class Trainer:
         }
         write_text(self.paths.summary, json.dumps(summary, indent=2) + "\n")
         return summary
-
-
-class _GracefulInterrupt:
-    """First Ctrl-C sets ``requested`` (the loop stops between iterations, so no update is
-    cut in half and the checkpoint holds a consistent state); a second one interrupts at
-    once. Only installed in the main thread (signal handlers cannot be set elsewhere)."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous = None
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def restore(self) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
 
 
 def train(config: TrainConfig, out: str | Path, **kwargs: Any) -> dict[str, Any]:
