@@ -50,6 +50,7 @@ import numpy as np
 from fingering import keyboard
 from fingering.notes import CHORD_TOLERANCE_S, FINGER_NAMES, Hand, Note, NoteSequence
 from handspec.reach import FingerReach
+from handspec.spec import finger_number
 
 
 @dataclass(frozen=True)
@@ -127,13 +128,9 @@ class _Group:
 
 
 def finger_numbers(reach: FingerReach) -> tuple[int, ...]:
-    """Canonical finger number (1..5) of each finger of ``reach``, by name."""
-    numbers = []
-    for name in reach.fingers:
-        if name not in FINGER_NAMES:
-            raise ValueError(f"finger {name!r} is not one of {FINGER_NAMES}")
-        numbers.append(FINGER_NAMES.index(name) + 1)
-    return tuple(numbers)
+    """Finger number of each finger of ``reach``, by name: 1..5 for thumb..little, 6, 7, ...
+    for a hand's extra fingers in their order (``handspec.spec.finger_number``)."""
+    return tuple(finger_number(name, tuple(reach.fingers)) for name in reach.fingers)
 
 
 def generic_reach(spacing: float = 0.023, thumb_gap: float = 0.04,

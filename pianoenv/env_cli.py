@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -78,6 +79,11 @@ def render(song: SongOpt = "twinkle", hand: HandOpt = "shadow_five",
 
     if out.suffix.lower() != ".mp4":
         raise InputError("must end in .mp4", file=out, field="--out")
+    # fail before rendering the whole song, not after
+    folder = out.parent if str(out.parent) else Path(".")
+    if folder.exists() and (not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK)):
+        raise InputError("cannot write here (not a writable directory)", file=folder,
+                         field="--out")
     if camera not in ("player", "top", "right_closeup"):
         raise InputError(f"unknown camera {camera!r}; one of player, top, right_closeup",
                          field="--camera")

@@ -37,3 +37,12 @@ def test_env_render_writes_a_watchable_video(tmp_path, needs_gl, capsys):
     frames = iio.imread(out)
     assert frames.shape[0] == 101 and frames.shape[1:] == (120, 160, 3)
     assert frames.std() > 5
+
+
+def test_env_render_to_an_unwritable_place_fails_before_rendering(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["env", "render", "--song", "demo_short", "--out",
+                 str(blocker / "video.mp4")]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and "--out" in err[0]

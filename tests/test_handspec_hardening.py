@@ -178,3 +178,30 @@ def test_readme_gripper_three_has_three_fingers(tmp_path):
     spec = load_hand(path)
     assert spec.name == "gripper_three" and len(spec.finger_names) == 3
     compile_model(HandModel.build(spec).root)
+
+
+def test_a_sixth_finger_plays_with_the_kinematic_pianist(tmp_path):
+    """The extra finger gets its own number in the annotator's output and the pianist
+    plays with the hand: no canonical-names-only lookup on the way."""
+    from fingering.annotate import finger_numbers
+    from handspec.reach import finger_reach
+    from pianoenv.env import PianoEnv
+    from pianoenv.episode import run_episode
+    from pianoenv.policy import make_policy
+    from pianoenv.songs import load_goals
+
+    data = _shadow()
+    extra = copy.deepcopy(next(f for f in data["fingers"] if f["name"] == "little"))
+    extra["name"] = "sixth"
+    extra["base"] = [extra["base"][0], extra["base"][1] + 0.02, extra["base"][2]]
+    for link in extra["links"]:
+        for joint in link["joints"]:
+            joint["name"] = "X" + joint["name"]
+    data["fingers"].append(extra)
+    data["name"] = "six"
+    spec = validate_hand_data(data)
+    assert finger_numbers(finger_reach(spec)) == (1, 2, 3, 4, 5, 6)
+    env = PianoEnv(load_goals("demo_short").head(40), spec)
+    result = run_episode(env, make_policy("ik", env))
+    assert result.length == 40 and result.metrics["f1"] > 0.3
+    env.close()

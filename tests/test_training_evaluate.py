@@ -124,3 +124,15 @@ def test_eval_policy_bad_input(cli, capsys, tmp_path, argv, needle):
     assert cli([*argv, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and needle in err[0], err
+
+
+def test_eval_with_another_pieces_pig_is_one_error_and_writes_nothing(cli, capsys, tmp_path):
+    other = tmp_path / "other_fingering.txt"
+    other.write_text("//Version: PianoFingering_v170101\n"
+                     "0\t0.0\t0.5\tC2\t36\t80\t1\t-5\n1\t0.5\t1.0\tD2\t38\t80\t1\t-4\n")
+    out = tmp_path / "o"
+    assert cli(["eval", "--policy", "zero", "--song", "demo_short", "--no-video",
+                "--pig", str(other), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--pig" in err[0], err
+    assert not (out / "learned_fingering.txt").exists()

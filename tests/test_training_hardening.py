@@ -19,7 +19,8 @@ from training import checkpoint as ckpt
 from training.rl.config import DroQConfig, TrainConfig
 from training.rl.envwrap import TrainingEnv
 from fake_env import FakePianoEnv
-from training.rl.loop import Trainer, run_hand
+from training.rl.loop import Trainer
+from training.rl.policy import load_run, run_hand
 from training.runlog import CsvLog
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,8 +189,7 @@ def test_run_stores_its_hand_and_later_commands_use_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = TrainConfig(song="demo_short", hand="mine.yaml", steps=1, warmup_steps=1,
                       batch_size=8, buffer_size=50, agent=DroQConfig(hidden_dims=(8,)))
-    t = Trainer(cfg, tmp_path / "run", progress=False, tensorboard=False)
-    t.release()
+    Trainer(cfg, tmp_path / "run", progress=False, tensorboard=False).run()
     frozen = tmp_path / "run" / "hand.json"
     doc = json.loads(frozen.read_text())
     assert doc["hash"] == spec_hash(load_hand(yaml_path)) and doc["name"] == "mine"
@@ -200,3 +200,6 @@ def test_run_stores_its_hand_and_later_commands_use_it(tmp_path, monkeypatch):
     env = suite.load("demo_short", hand=hand)
     assert env.spec.finger_names == ("thumb", "index", "middle", "ring")
     assert run_hand(tmp_path / "nowhere", "shadow_five") == "shadow_five"
+    # the run's loader (eval, collect) rebuilds the frozen hand, not the edited YAML
+    loaded = load_run(tmp_path / "run")
+    assert loaded.env.env.spec.finger_names == ("thumb", "index", "middle", "ring")

@@ -40,7 +40,7 @@ from pianoenv.policy import make_policy
 from pianoenv.songs import load_goals, parse_song_spec
 from pianoenv.video import write_video
 from training.rl.envwrap import make_env
-from training.rl.policy import check_run_dir, load_run
+from training.rl.policy import check_run_dir, load_run, run_hand
 from training.seeds import EVALUATE, RANDOM_BASELINE, derive_seed
 
 
@@ -138,8 +138,8 @@ def evaluate_run(run: str | Path, *, pig: Path | None = None, song: str | None =
     loaded = load_run(run, checkpoint)
     config, env = loaded.config, loaded.env
     if song is not None and song != config.song:
-        env = make_env(song, config.hand, config.fingering, np.random.default_rng(config.seed),
-                       config.env_kwargs)
+        env = make_env(song, run_hand(run, config.hand), config.fingering,
+                       np.random.default_rng(config.seed), config.env_kwargs)
         agent = loaded.agent
         if (env.layout.dense_dim, env.layout.num_bits, env.action_dim) != \
                 (agent.dense_dim, agent.num_bits, agent.action_dim):
@@ -200,6 +200,8 @@ def _write_report(header: dict[str, Any], result: EpisodeResult, goals: Any, out
     """metrics.json, learned_fingering.txt, comparison plots and video of one episode
     (``headline`` replaces that episode's numbers, e.g. with means over several)."""
     learned = learned_fingering(goals.notes, goals.note_steps, result.contact_log)
+    # a PIG file that does not match the song is an InputError: raise it before writing
+    transferred = transfer_to(human, learned, pig) if human is not None else None
     files: dict[str, str] = {
         "learned_fingering": str(write_pig(learned, out / "learned_fingering.txt"))}
     report: dict[str, Any] = {
@@ -210,8 +212,8 @@ def _write_report(header: dict[str, Any], result: EpisodeResult, goals: Any, out
         **(headline or {}),
     }
     reference, estimate = None, learned
-    if human is not None:
-        reference, estimate = human, transfer_to(human, learned, pig)
+    if transferred is not None:
+        reference, estimate = human, transferred
     elif goals.notes.has_fingering:
         reference = goals.notes
     if reference is not None:

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fingering.annotate import AnnotatorConfig, suggest_fingering
-from fingering.notes import FINGER_NAMES
 from handspec.reach import FingerReach
+from handspec.spec import finger_number
 from pianoenv.songs import SongGoals
 
 NO_KEY = -1
@@ -62,8 +62,9 @@ class FingerPlan:
 
 
 def _tip_rows(finger_names: tuple[tuple[str, str], ...]) -> dict[tuple[str, int], int]:
-    """(hand, canonical finger number 1..5) -> fingertip row of the environment."""
-    return {(side, FINGER_NAMES.index(name) + 1): row
+    """(hand, finger number: 1..5 thumb..little, 6.. extra fingers) -> fingertip row."""
+    names = tuple(dict.fromkeys(name for _, name in finger_names))
+    return {(side, finger_number(name, names)): row
             for row, (side, name) in enumerate(finger_names)}
 
 

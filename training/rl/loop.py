@@ -67,14 +67,6 @@ def default_env_factory(config: TrainConfig, rng: np.random.Generator, *,
     return make_env(config.song, hand or config.hand, config.fingering, rng, config.env_kwargs)
 
 
-def run_hand(run_dir: str | Path, typed: str) -> str:
-    """The hand to rebuild a run's environment with: its frozen ``hand.json`` when the run
-    has one (the exact hand it trained with, from any directory), else the name as typed
-    (runs from before hands were frozen)."""
-    frozen = RunPaths(Path(run_dir)).hand
-    return str(frozen) if frozen.is_file() else typed
-
-
 @dataclass(frozen=True)
 class RunPaths:
     root: Path

@@ -100,6 +100,14 @@ def check_run_dir(run: str | Path) -> Path:
     return run
 
 
+def run_hand(run_dir: str | Path, typed: str) -> str:
+    """The hand to rebuild a run's environment with: its frozen ``hand.json`` when the run
+    has one (the exact hand it trained with, from any directory, even after the YAML was
+    edited), else the name as typed (runs from before hands were frozen)."""
+    frozen = Path(run_dir) / "hand.json"
+    return str(frozen) if frozen.is_file() else typed
+
+
 def load_run(run: str | Path, checkpoint: str | Path | None = None, *,
              env: TrainingEnv | None = None) -> LoadedRun:
     """The config, environment and agent of a ``pianohands train`` run directory.
@@ -119,7 +127,7 @@ def load_run(run: str | Path, checkpoint: str | Path | None = None, *,
     elif not Path(checkpoint).is_file():
         raise InputError("no such file", file=checkpoint, field="--checkpoint")
     if env is None:
-        env = make_env(config.song, config.hand, config.fingering,
+        env = make_env(config.song, run_hand(run, config.hand), config.fingering,
                        np.random.default_rng(config.seed), config.env_kwargs)
     agent = DroQ(config.agent, env.layout.dense_dim, env.layout.num_bits, env.action_dim)
     template = agent.init(config.seed)
