@@ -23,7 +23,8 @@ PIANOHANDS = [sys.executable, "-c", "from training.cli import entry; entry()"]
 COMMANDS = {
     "train", "eval", "demo", "collect", "rp1m", "hand list", "hand validate", "hand info",
     "hand export", "hand render", "song list", "song info", "song plot", "song export",
-    "fingering suggest", "fingering compare", "fingering solvers", "env run", "env render",
+    "fingering suggest", "fingering compare", "fingering solvers", "fingering fit", "env run",
+    "env render",
     "dataset info", "dataset verify", "dataset stats", "experiment fingering",
     "experiment cross-embodiment", "experiment fig2",
 }
@@ -113,6 +114,8 @@ def _cases(h: dict[str, Path]) -> list[list[str]]:
          s("empty_dir") + "/f.txt"],
         ["fingering", "compare", "--pig-dir", s("empty_dir")],
         ["fingering", "solvers", "--bogus"],
+        ["fingering", "fit", "--pig-dir", s("empty_dir"), "--out", s("under_file") + "/w.json"],
+        ["fingering", "fit", "--pig-dir", s("empty_dir"), "--folds", "-3"],
         ["env", "run", "--song", "demo_short", "--hand", s("dupe")],
         ["env", "run", "--song", s("pig_far")],
         ["env", "render", "--song", "demo_short", "--hand", s("huge"), "--out",
