@@ -178,10 +178,16 @@ def test_hand_list_survives_bad_files(hostile, monkeypatch, capfd, tmp_path):
     assert "Traceback" not in err and out.count("invalid") == 3, out
 
 
+def _interactive_signals() -> None:
+    """In the child: SIGINT as in a terminal, even when the test runner itself was started
+    in the background (where a shell leaves SIGINT ignored, and children inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _spawn(argv: list[str], **kwargs) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT), MUJOCO_GL="egl")
     return subprocess.Popen(PIANOHANDS + argv, cwd=ROOT, env=env, stderr=subprocess.PIPE,
-                            text=True, **kwargs)
+                            text=True, preexec_fn=_interactive_signals, **kwargs)
 
 
 @pytest.mark.parametrize("argv", [["hand", "info", "shadow_five"], ["song", "list"],

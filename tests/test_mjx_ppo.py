@@ -51,11 +51,13 @@ def test_run_directory_has_the_cpu_trainer_layout(run):
 
 def test_checkpoint_holds_the_ppo_actor_and_eval_plays_it(run, tmp_path):
     out, _ = run
-    from training.evaluate import evaluate_run, load_agent
+    from training.evaluate import evaluate_run
     from training.rl.networks import Obs
+    from training.rl.policy import load_run
     from training.rl.replay import active_indices
 
-    config, env, agent, state, found = load_agent(out)
+    loaded = load_run(out)
+    env, agent, state, found = loaded.env, loaded.agent, loaded.state, loaded.checkpoint
     assert found.step == 12 and found.meta["algorithm"] == "ppo"
     # the DroQ actor restored by `pianohands eval` acts exactly as the PPO actor
     ppo = PPO(TINY, make_env(TINY))
