@@ -79,7 +79,6 @@ def cost_matrix(
     """
     tips = _as_points(fingertips, "fingertips")
     targets = _as_points(keys, "keys")
-    num_fingers, num_keys = len(tips), len(targets)
     # It runs every environment step, where each numpy call is costly (cold caches after
     # the physics): plain ufuncs, and an early return for the common all-finite case.
     with np.errstate(invalid="ignore", over="ignore"):

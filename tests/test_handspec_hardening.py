@@ -133,8 +133,8 @@ def test_bad_scale(tmp_path, scale, field):
     assert err.value.field == field
 
 
-def test_a_sixth_finger(tmp_path):
-    """An extra finger after the five canonical ones: built, compiled, numbered 6."""
+def _six_fingers(first: bool = False) -> dict:
+    """shadow_five plus a copy of the little finger 2 cm further out, named "sixth"."""
     data = _shadow()
     extra = copy.deepcopy(next(f for f in data["fingers"] if f["name"] == "little"))
     extra["name"] = "sixth"
@@ -142,9 +142,14 @@ def test_a_sixth_finger(tmp_path):
     for link in extra["links"]:
         for joint in link["joints"]:
             joint["name"] = "X" + joint["name"]
-    data["fingers"].insert(0, extra)  # declared first, still ordered after the canonical ones
+    data["fingers"].insert(0 if first else len(data["fingers"]), extra)
     data["name"] = "six"
-    spec = validate_hand_data(data)
+    return data
+
+
+def test_a_sixth_finger(tmp_path):
+    """An extra finger after the five canonical ones: built, compiled, numbered 6."""
+    spec = validate_hand_data(_six_fingers(first=True))  # declared first, ordered after the five
     assert spec.finger_names == ("thumb", "index", "middle", "ring", "little", "sixth")
     assert [finger_number(n, spec.finger_names) for n in spec.finger_names] == [1, 2, 3, 4, 5, 6]
     right = HandModel.build(spec)
@@ -190,16 +195,7 @@ def test_a_sixth_finger_plays_with_the_kinematic_pianist(tmp_path):
     from pianoenv.policy import make_policy
     from pianoenv.songs import load_goals
 
-    data = _shadow()
-    extra = copy.deepcopy(next(f for f in data["fingers"] if f["name"] == "little"))
-    extra["name"] = "sixth"
-    extra["base"] = [extra["base"][0], extra["base"][1] + 0.02, extra["base"][2]]
-    for link in extra["links"]:
-        for joint in link["joints"]:
-            joint["name"] = "X" + joint["name"]
-    data["fingers"].append(extra)
-    data["name"] = "six"
-    spec = validate_hand_data(data)
+    spec = validate_hand_data(_six_fingers())
     assert finger_numbers(finger_reach(spec)) == (1, 2, 3, 4, 5, 6)
     env = PianoEnv(load_goals("demo_short").head(40), spec)
     result = run_episode(env, make_policy("ik", env))

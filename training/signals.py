@@ -43,35 +43,32 @@ def _raise_terminated(signum, frame) -> None:  # noqa: ARG001
 
 
 @contextmanager
-def sigterm_as_exit() -> Iterator[None]:
-    """Within the block, SIGTERM raises ``Terminated`` (exit code 143)."""
+def _on_sigterm(handler) -> Iterator[None]:
+    """``handler`` for SIGTERM within the block (main thread only), the previous after."""
     if not _main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = signal.signal(signal.SIGTERM, handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def sigterm_as_exit():
+    """Within the block, SIGTERM raises ``Terminated`` (exit code 143)."""
+    return _on_sigterm(_raise_terminated)
 
 
 def _raise_keyboard_interrupt(signum, frame) -> None:  # noqa: ARG001
     raise KeyboardInterrupt
 
 
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt():
     """Within the block, SIGTERM raises ``KeyboardInterrupt``: ``kill PID`` stops a trainer
     like Ctrl-C (checkpoint and summary written). Background jobs started from a
     non-interactive shell ignore SIGINT, so SIGTERM is how they are stopped."""
-    if not _main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    return _on_sigterm(_raise_keyboard_interrupt)
 
 
 class GracefulInterrupt:
