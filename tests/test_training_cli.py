@@ -204,3 +204,20 @@ def test_a_corrupt_newest_checkpoint_is_one_warning_line_and_the_previous_is_use
     assert "CheckpointWarning" not in err and ".py:" not in err
     report = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert report["checkpoint_step"] == 100
+
+
+@pytest.mark.slow
+def test_eval_with_video_leaves_no_traceback_at_exit(tmp_path, needs_gl):
+    """The renderer's GL context is closed by eval itself; left to a destructor at
+    interpreter exit it printed an EGL traceback after a successful eval."""
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), *TINY, "--steps", "100",
+                 "--eval-interval", "100"]) == 0
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", "from training.cli import entry; entry()",
+                           "eval", str(run), "--out", str(tmp_path / "eval")],
+                          cwd=root, env=dict(os.environ, PYTHONPATH=str(root)),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "eval" / "video.mp4").is_file()
+    assert "Traceback" not in proc.stderr, proc.stderr

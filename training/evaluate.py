@@ -148,8 +148,11 @@ def evaluate_run(run: str | Path, *, pig: Path | None = None, song: str | None =
     human = _prepared_pig(Path(pig), song or config.song) if pig is not None else None
     out = Path(out) if out is not None else run / "eval"
     out.mkdir(parents=True, exist_ok=True)
-    result = run_episode(env.env, loaded.policy(env=env.env), seed=0,
-                         render=size if video else None)
+    try:
+        result = run_episode(env.env, loaded.policy(env=env.env), seed=0,
+                             render=size if video else None)
+    finally:  # the renderer's GL context goes now, not in a destructor at exit
+        env.env.close()
     header = {"run": str(run), "song": song or config.song,
               "checkpoint": str(loaded.checkpoint.path),
               "checkpoint_step": loaded.checkpoint.step}
