@@ -23,10 +23,12 @@ import numpy as np
 from dm_env import specs
 
 from fingering import keyboard
+from fingering.annotate import suggest_fingering
 from fingering.costs import cost_matrix
 from fingering.notes import FINGER_NAMES, NUM_KEYS
 from fingering.reward import reward_from_assignment
 from fingering.solvers import available_solvers, solve
+from handspec.reach import finger_reach
 from handspec.errors import InputError
 from handspec.model import HandModel, home_pose, site_body_chain
 from handspec.spec import HandSpec
@@ -36,7 +38,7 @@ from pianoenv.metrics import EpisodeMetrics
 from pianoenv.scene import PHYSICS_TIMESTEP, build_scene
 from pianoenv.songs import CONTROL_TIMESTEP, LOOKAHEAD, SongGoals
 
-Fingering = Literal["ot", "human", "none"]
+Fingering = Literal["ot", "human", "annotator", "none"]
 
 
 class _StepContext(NamedTuple):
@@ -49,7 +51,9 @@ class _StepContext(NamedTuple):
     tips: np.ndarray             # (F, 3) fingertip positions
     contacts: list[tuple[int, int]]  # geom pairs in contact
 
-FINGERING_MODES: tuple[str, ...] = ("ot", "human", "none")
+FINGERING_MODES: tuple[str, ...] = ("ot", "human", "annotator", "none")
+# Modes whose reward and observation use a finger label per note.
+LABELLED_MODES: tuple[str, ...] = ("human", "annotator")
 BINARY_OBSERVATIONS: tuple[str, ...] = ("goal", "sustain_goal", "fingering")
 KEY_AWAKE_STATE = 0.05  # normalized key state above which a key is kept awake
 
@@ -94,7 +98,9 @@ class PianoEnv(dm_env.Environment):
       spec: the hand; the left hand is its mirror.
       fingering: "ot" (RP1M: OT reward, no fingering in the observation), "human"
         (RoboPianist-RL: reward and observation from the song's annotated fingering),
-        "none" (neither): the three arms of RP1M's Fig. 2.
+        "none" (neither): the three arms of RP1M's Fig. 2; "annotator": like "human" with
+        the offline annotator's fingering for this hand's reach (``fingering.annotate``, the
+        plan the kinematic pianist plays), for songs without human labels.
       ot_method / ot_variant: solver name from ``fingering.solvers`` and "total" (Eq. 2)
         or "per_key" (the public RP1M code).
       reward_weights: weights of the named terms (Eq. 3 by default).
@@ -122,6 +128,8 @@ class PianoEnv(dm_env.Environment):
             raise InputError("this song has no human fingering for every note; use a PIG file "
                              "or a built-in piece, or fingering='ot'", file=goals.name,
                              field="fingering")
+        if fingering == "annotator":
+            goals = goals.with_fingering(suggest_fingering(goals.notes, finger_reach(spec)))
         _check_timing(physics_timestep, control_timestep, lookahead, initial_noise)
         n_sub = control_timestep / physics_timestep
         if abs(n_sub - round(n_sub)) > 1e-9 or n_sub < 1:
@@ -219,11 +227,16 @@ class PianoEnv(dm_env.Environment):
         self._sustain_pad = np.zeros(T + L, dtype=np.float32)
         self._sustain_pad[:T] = g.sustain
         self._finger_pad = np.zeros((T + L, 10), dtype=np.float32)
-        if self.fingering == "human":
+        if self.uses_finger_labels:
             t_idx, k_idx = np.nonzero(g.keys & (g.fingers >= 0))
             self._finger_pad[t_idx, g.fingers[t_idx, k_idx]] = 1.0
 
     # ----------------------------------------------------------------- specs
+    @property
+    def uses_finger_labels(self) -> bool:
+        """Whether a finger label per note is in the observation and the reward."""
+        return self.fingering in LABELLED_MODES
+
     @property
     def num_steps(self) -> int:
         return self.song_goals.num_steps
@@ -237,7 +250,7 @@ class PianoEnv(dm_env.Environment):
         dims = [("goal", L * NUM_KEYS), ("sustain_goal", L), ("piano/keys", NUM_KEYS),
                 ("piano/sustain", 1), ("fingertips", 3 * len(self._tip_ids)),
                 ("hands/joints", len(self._hand_qadr))]
-        if self.fingering == "human":
+        if self.uses_finger_labels:
             dims.append(("fingering", L * 10))
         return OrderedDict((k, specs.Array((n,), np.float32, name=k)) for k, n in dims)
 
@@ -301,7 +314,7 @@ class PianoEnv(dm_env.Environment):
         obs["piano/sustain"] = np.array([self._sustain], dtype=np.float32)
         obs["fingertips"] = d.site_xpos[self._tip_ids].astype(np.float32).reshape(-1)
         obs["hands/joints"] = d.qpos[self._hand_qadr].astype(np.float32)
-        if self.fingering == "human":
+        if self.uses_finger_labels:
             obs["fingering"] = self._finger_pad[t:t + L].reshape(-1).copy()
         return obs
 

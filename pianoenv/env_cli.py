@@ -18,7 +18,7 @@ app = typer.Typer(help="The piano environment: run a policy, render a video.",
 
 SongOpt = Annotated[str, typer.Option("--song", help="Built-in name, .mid, PIG file; 'name:chunk'.")]
 HandOpt = Annotated[str, typer.Option("--hand", help="Hand name or YAML path.")]
-FingeringOpt = Annotated[str, typer.Option("--fingering", help="ot | human | none")]
+FingeringOpt = Annotated[str, typer.Option("--fingering", help="ot | human | annotator | none")]
 PolicyOpt = Annotated[str, typer.Option("--policy", help="random | zero (hold the home pose) | "
                                         "ik (kinematic pianist, no training) | "
                                         "any registered policy (pianoenv.policy)")]

@@ -52,10 +52,12 @@ class RewardWeights:
 
 
 # The terms of each fingering mode, in the order they are computed, reported and summed
-# (RP1M Eq. 3 for "ot"; RoboPianist-RL's fingering term for "human"; neither for "none").
+# (RP1M Eq. 3 for "ot"; RoboPianist-RL's fingering term for "human", and for "annotator",
+# where the labels come from the offline annotator instead of a human; neither for "none").
 _COMMON_TERMS = ("press", "sustain", "collision", "energy")
 TERMS: dict[str, tuple[str, ...]] = {"ot": ("ot", *_COMMON_TERMS),
                                      "human": ("fingering", *_COMMON_TERMS),
+                                     "annotator": ("fingering", *_COMMON_TERMS),
                                      "none": _COMMON_TERMS}
 
 Context = TypeVar("Context")

@@ -65,7 +65,7 @@ def test_composite_reward_is_the_weighted_sum_of_named_terms():
             reward.add(name, lambda ctx: 0.0)
 
 
-@pytest.mark.parametrize("fingering", ["ot", "human", "none"])
+@pytest.mark.parametrize("fingering", ["ot", "human", "annotator", "none"])
 def test_each_fingering_mode_reports_its_row_of_the_table(fingering):
     env = suite.load("demo_short", "shadow_five", fingering, max_steps=3)
     env.reset()

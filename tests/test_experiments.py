@@ -303,3 +303,30 @@ def test_extension_keeps_the_replay_capacity_of_the_run(tmp_path, TINY):
     with pytest.raises(InputError) as err:  # the capacity is part of the experiment
         run_fig2("demo_short", arms=["none"], seeds=1, out=out, **{**TINY, "steps": 60})
     assert err.value.field == "replay_capacity"
+
+
+def test_workers_train_runs_in_parallel_processes_with_the_same_results(tmp_path, TINY):
+    """workers=2: each run in its own pinned process; a run's result depends on its seed
+    only, so the numbers equal the sequential ones."""
+    one = run_fig2("demo_short", arms=["ot", "none"], seeds=1, out=tmp_path / "one", **TINY)
+    two = run_fig2("demo_short", arms=["ot", "none"], seeds=1, out=tmp_path / "two",
+                   workers=2, **TINY)
+    assert [r["status"] for r in two["runs"]] == ["trained", "trained"]
+    assert [(r["arm"], r["final_f1"], r["steps"]) for r in two["runs"]] == \
+        [(r["arm"], r["final_f1"], r["steps"]) for r in one["runs"]]
+    log = (tmp_path / "two" / "experiment.log").read_text()
+    assert "run 1/2: ot seed 0" in log and "run 2/2: none seed 0" in log
+
+
+def test_base_policy_is_recorded_in_every_run(tmp_path, TINY):
+    summary = run_fig2("demo_short", arms=["none"], seeds=1, out=tmp_path / "r",
+                       base_policy="ik", residual_scale=0.1, **TINY)
+    assert summary["train_config"]["env_kwargs"] == {"base_policy": "ik", "residual_scale": 0.1}
+    saved = json.loads((tmp_path / "r" / "none" / "seed_0" / "config.json").read_text())
+    assert saved["env_kwargs"]["base_policy"] == "ik"
+    scratch = run_fig2("demo_short", arms=["none"], seeds=1, out=tmp_path / "s",
+                       base_policy="none", **TINY)
+    assert "base_policy" not in scratch["train_config"]["env_kwargs"]
+    with pytest.raises(InputError, match="base policy"):
+        run_fig2("demo_short", arms=["none"], seeds=1, out=tmp_path / "t", base_policy=None,
+                 residual_scale=0.1, **TINY)

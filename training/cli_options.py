@@ -23,7 +23,7 @@ from handspec.errors import InputError
 Song = Annotated[str, typer.Option("--song", help="song spec: a built-in name[:chunk], a MIDI "
                                                   "or PIG file[:chunk]")]
 Hand = Annotated[str, typer.Option("--hand", help="hand spec name or YAML file")]
-Fingering = Annotated[str, typer.Option("--fingering", help="ot | human | none")]
+Fingering = Annotated[str, typer.Option("--fingering", help="ot | human | annotator (human-style term on the annotator's fingering) | none")]
 Seed = Annotated[int, typer.Option("--seed", min=0, max=2 ** 32 - 1, help="seed")]
 Progress = Annotated[bool, typer.Option("--progress/--no-progress",
                                         help="progress bars and log lines")]

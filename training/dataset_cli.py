@@ -250,7 +250,7 @@ def rp1m_command(
     train_arg: Annotated[Optional[list[str]], typer.Option(
         "--train-arg", help="TrainConfig override KEY=VALUE (JSON value; agent.KEY for the "
                             "agent), repeatable, e.g. --train-arg batch_size=128")] = None,
-    fingering: Annotated[str, typer.Option(help="ot | human | none")] = "ot",
+    fingering: Annotated[str, typer.Option(help="ot | human | annotator | none")] = "ot",
     max_chunks: Annotated[Optional[int], typer.Option(
         min=1, help="At most this many chunks per song (from the start).")] = None,
     limit: Annotated[Optional[int], typer.Option(min=1, help="At most this many songs.")] = None,

@@ -153,7 +153,7 @@ def fig2_command(
                                                      "(built-in piece or PIG file[:chunk])")],
     hand: Hand = "shadow_five",
     arms: Annotated[list[str] | None, typer.Option(
-        "--arms", help="fingering arms (repeatable or comma-separated): ot, human, none")] = None,
+        "--arms", help="fingering arms (repeatable or comma-separated): ot, human, none, annotator")] = None,
     *, budget: dict[str, Any],
 ) -> None:
     """RP1M Figure 2: F1 vs environment steps for OT, human and no fingering (mean, 95% CI)."""

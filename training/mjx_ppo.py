@@ -55,7 +55,7 @@ from handspec.atomic import write_text as atomic_write_text
 from handspec.errors import InputError
 from training import checkpoint as ckpt
 from training.rl.agent import DroQ
-from training.rl.config import DroQConfig, TrainConfig
+from training.rl.config import FINGERING_MODES, DroQConfig, TrainConfig
 from training.rl.loop import RunPaths
 from training.rl.networks import Actor, Obs
 from training.runlog import CsvLog, Scalars, plot_f1_curve
@@ -103,7 +103,7 @@ class PPOConfig:
             raise InputError(f"num_envs x rollout_length ({self.num_envs * self.rollout_length}) "
                              f"must divide into {self.num_minibatches} minibatches",
                              field="num_minibatches")
-        if self.fingering not in ("ot", "human", "none"):
+        if self.fingering not in FINGERING_MODES:
             raise InputError(f"unknown fingering {self.fingering!r}", field="fingering")
         return self
 

@@ -64,7 +64,7 @@ with contextlib.redirect_stdout(io.StringIO()):  # MJX 3.17 prints "Failed to im
 from fingering.notes import NUM_KEYS
 from handspec.spec import HandSpec
 from pianoenv import piano
-from pianoenv.env import PianoEnv
+from pianoenv.env import LABELLED_MODES, PianoEnv
 from pianoenv.mjx import rewards as R
 from pianoenv.scene import build_scene
 from pianoenv.songs import SongGoals
@@ -124,7 +124,8 @@ class MjxPianoEnv:
         self.config = config or MjxConfig()
         self.reference = ref = PianoEnv(goals, spec, fingering=fingering, ot_variant=ot_variant,
                                         **cpu_kwargs)
-        self.spec, self.song_goals, self.fingering = spec, goals, fingering
+        # the reference's goals: with fingering='annotator' they carry the annotator's labels
+        self.spec, self.song_goals, self.fingering = spec, ref.song_goals, fingering
         self.ot_variant, self.weights = ot_variant, ref.weights.as_dict()
         self.initial_noise = ref.initial_noise
         self.num_steps, self.lookahead = goals.num_steps, ref.lookahead
@@ -178,7 +179,7 @@ class MjxPianoEnv:
         for t in range(g.num_steps):
             idx = np.flatnonzero(g.keys[t])
             keys[t, :len(idx)], valid[t, :len(idx)] = idx, True
-            if self.fingering == "human":
+            if self.fingering in LABELLED_MODES:
                 codes = g.fingers[t, idx]
                 rows = ref._code_to_tip[np.maximum(codes, 0)]
                 tip_row[t, :len(idx)] = np.maximum(rows, 0)
@@ -231,7 +232,7 @@ class MjxPianoEnv:
 
     @property
     def term_names(self) -> tuple[str, ...]:
-        first = {"ot": ("ot",), "human": ("fingering",), "none": ()}[self.fingering]
+        first = {"ot": ("ot",), "none": ()}.get(self.fingering, ("fingering",))
         return first + ("press", "sustain", "collision", "energy", "total")
 
     def step(self, state: State, action: jax.Array) -> State:
@@ -269,7 +270,7 @@ class MjxPianoEnv:
                  key_state, sustain[None],
                  d.site_xpos[self._tip_ids].reshape(-1),
                  d.qpos[self._hand_qadr]]
-        if self.fingering == "human":
+        if self.fingering in LABELLED_MODES:
             parts.append(jax.lax.dynamic_slice_in_dim(self._finger_pad, t, L).reshape(-1))
         return jnp.concatenate([p.astype(jnp.float32) for p in parts])
 
@@ -282,7 +283,7 @@ class MjxPianoEnv:
         keys, valid = self._step_keys[t_goal], self._step_valid[t_goal]
         if self.fingering == "ot":
             terms["ot"] = R.ot_reward(tips, self._press[keys], valid, self.ot_variant)
-        elif self.fingering == "human":
+        elif self.fingering in LABELLED_MODES:
             terms["fingering"] = R.human_fingering_reward(
                 tips[self._tip_row[t_goal]], self._press[keys], valid & self._tip_ok[t_goal])
         terms["press"] = R.press_reward(goal, key_state, pressed)

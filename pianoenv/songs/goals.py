@@ -164,6 +164,19 @@ class SongGoals:
         sustain[:n] = self.sustain[t:t + n]
         return keys, sustain
 
+    def with_fingering(self, notes: NoteSequence) -> "SongGoals":
+        """These goals with the hands and fingers of ``notes``: the same notes in the same
+        order (e.g. ``fingering.annotate.suggest_fingering(goals.notes, reach)``), so a
+        song without human labels can be played with a machine fingering as the labels.
+        Keys no note of ``notes`` starts (held over into a chunk) stay unlabelled."""
+        if len(notes.notes) != len(self.notes.notes) or any(
+                (a.pitch, a.onset) != (b.pitch, b.onset) for a, b in zip(notes.notes, self.notes.notes)):
+            raise ValueError("with_fingering needs the goals' own notes, in their order")
+        fingers = np.full(self.keys.shape, NO_FINGER, dtype=np.int8)
+        for note, (start, end) in zip(notes.notes, self.note_steps):
+            fingers[start:min(end, self.num_steps), note.key] = finger_code(note)
+        return replace(self, fingers=_readonly(fingers), notes=notes)
+
     @property
     def has_fingering(self) -> bool:
         return bool((self.fingers[self.keys] >= 0).all()) and bool(self.keys.any())

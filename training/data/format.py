@@ -79,7 +79,7 @@ class DatasetMeta:
     hand: str                      # hand spec name
     hand_hash: str                 # handspec.load.spec_hash
     hand_spec: str                 # the resolved spec as JSON (hand_hash is sha256 of it)
-    fingering: str                 # ot | human | none
+    fingering: str                 # ot | human | annotator | none
     seed: int                      # collection seed (episode i uses episode_seed(seed, i))
     policy: dict[str, Any]         # {"kind": ..., "run": ..., "step": ..., "deterministic": ...}
     obs_keys: tuple[str, ...]

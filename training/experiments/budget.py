@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from handspec.errors import InputError
 from training.rl.config import TrainConfig, describe
@@ -54,6 +54,16 @@ class Budget(BaseModel):
     buffer_size: int | None = Field(
         None, ge=2, description="replay capacity (default: the step budget, so nothing is "
                                 "dropped; set it when --steps may be raised later)")
+    base_policy: str | None = Field(
+        "ik", description="learn a residual on this registered policy (ik: the kinematic pianist, "
+                          "the fastest learner measured; see docs/results.md); none: from "
+                          "scratch, as RP1M")
+    residual_scale: float | None = Field(
+        None, gt=0, le=2, description="with a base policy: largest correction, as a fraction of "
+                                      "each actuator's half-range (default 0.25)")
+    workers: int = Field(1, ge=1, le=64, description="runs trained at once, each in its own "
+                                                     "process on its own CPU (2 uses both vCPUs "
+                                                     "of a 2-vCPU machine)")
     config_file: Path | None = Field(
         None, description="base TrainConfig (a run's config.json) for every run: agent and schedule")
     time_budget_s: float | None = Field(
@@ -73,13 +83,19 @@ class Budget(BaseModel):
             raise InputError(f"{describe(err)}, got {err['input']!r}",
                              field=budget_flag(name)) from None
 
+    @field_validator("base_policy")
+    @classmethod
+    def _none_means_none(cls, value: str | None) -> str | None:
+        return None if value is None or value.strip().lower() in ("", "none") else value
+
     def output(self, default_name: str) -> Path:
         return Path(self.out) if self.out is not None else Path("runs") / default_name
 
     def base_config(self) -> TrainConfig:
-        return experiment_base_config(self.config_file, warmup_steps=self.warmup_steps,
+        base = experiment_base_config(self.config_file, warmup_steps=self.warmup_steps,
                                       eval_interval=self.eval_interval,
                                       batch_size=self.batch_size, hidden_dims=self.hidden_dims)
+        return with_base_policy(base, self.base_policy, self.residual_scale)
 
     def configs(self, base: TrainConfig,
                 arms: Mapping[str, tuple[str, str, str]]) -> dict[str, list[TrainConfig]]:
@@ -112,6 +128,22 @@ def experiment_base_config(config_file: Path | None = None, *,
         return base.replace(**changes, agent=agent)
     except InputError as exc:
         raise InputError(exc.message, file=config_file, field=exc.field) from None
+
+
+def with_base_policy(base: TrainConfig, base_policy: str | None,
+                     residual_scale: float | None = None) -> TrainConfig:
+    """``base`` learning a residual on ``base_policy`` (``pianoenv.residual``; None: from
+    scratch). These are task arguments, so every run records them and ``pianohands eval``
+    of a run rebuilds the same residual environment."""
+    if base_policy is None and residual_scale is not None:
+        raise InputError("needs a base policy", field="--residual-scale")
+    env_kwargs = {k: v for k, v in base.env_kwargs.items()
+                  if k not in ("base_policy", "residual_scale")}
+    if base_policy is not None:
+        env_kwargs["base_policy"] = base_policy
+        if residual_scale is not None:
+            env_kwargs["residual_scale"] = residual_scale
+    return base.replace(env_kwargs=env_kwargs)
 
 
 def run_config(base: TrainConfig, *, song: str, hand: str, fingering: str, seed: int,

@@ -25,13 +25,16 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing as mp
 import os
+import pickle
 import platform
 import shlex
 import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -433,38 +436,85 @@ def _rate(summary: Mapping[str, Any]) -> float | None:
 
 def run_arms(exp: ExperimentDir, configs: Mapping[str, Sequence[TrainConfig]],
              env_factory: EnvFactory, *, progress: bool = True,
-             time_budget_s: float | None = None, tensorboard: bool = True) -> dict[str, list[SeedRun]]:
+             time_budget_s: float | None = None, tensorboard: bool = True,
+             workers: int = 1) -> dict[str, list[SeedRun]]:
     """Trains (or resumes, or skips) every (arm, seed) and evaluates each final policy.
 
-    Runs go one after another, seed by seed across the arms (seed 0 of every arm first), so
-    a session cut short by ``time_budget_s`` (seconds for this whole call) leaves every arm
-    with results; runs it did not reach are reported as "pending" and the next invocation
-    continues. Sequential runs also keep steps/s comparable between arms.
+    Runs are taken seed by seed across the arms (seed 0 of every arm first), so a session
+    cut short by ``time_budget_s`` (seconds for this whole call) leaves every arm with
+    results; runs it did not reach are reported as "pending" and the next invocation
+    continues. ``workers`` > 1 trains that many runs at once, each in its own process
+    pinned to its own CPU (``_parallel``), in the same order; one worker keeps steps/s
+    comparable between arms, more use all CPUs (each run is then slower than alone when
+    the CPUs share a core, as the two vCPUs of a small cloud machine do).
     """
-    with sigterm_as_interrupt():
-        return _run_in_order(exp, configs, env_factory, progress=progress,
-                             time_budget_s=time_budget_s, tensorboard=tensorboard)
-
-
-def _run_in_order(exp: ExperimentDir, configs: Mapping[str, Sequence[TrainConfig]],
-                  env_factory: EnvFactory, *, progress: bool, time_budget_s: float | None,
-                  tensorboard: bool) -> dict[str, list[SeedRun]]:
-    deadline = None if time_budget_s is None else time.perf_counter() + time_budget_s
+    deadline = None if time_budget_s is None else time.time() + time_budget_s
     order = [(arm, config) for i in range(max((len(c) for c in configs.values()), default=0))
              for arm, arm_configs in configs.items() for config in arm_configs[i:i + 1]]
-    out: dict[str, list[SeedRun]] = {arm: [] for arm in configs}
-    for done, (arm, config) in enumerate(order, start=1):
-        if deadline is not None and time.perf_counter() >= deadline:
-            run = pending_seed(exp, arm, config)
-            exp.log(f"{arm} seed {config.seed}: left for the next session (time budget spent)",
-                    echo=progress)
+    with sigterm_as_interrupt():
+        if workers > 1 and len(order) > 1:
+            done = _parallel(exp, order, env_factory, workers=workers, deadline=deadline,
+                             tensorboard=tensorboard, progress=progress)
         else:
-            exp.log(f"run {done}/{len(order)}: {arm} seed {config.seed}", echo=progress)
-            run, trainer = train_seed(exp, arm, config, env_factory=env_factory, progress=progress,
-                                      deadline=deadline, tensorboard=tensorboard)
-            final_evaluation(run, trainer, env_factory)
-        out[arm].append(run)
+            done = [_run_one(exp, arm, config, env_factory, n, len(order), progress=progress,
+                             deadline=deadline, tensorboard=tensorboard)
+                    for n, (arm, config) in enumerate(order, start=1)]
+    out: dict[str, list[SeedRun]] = {arm: [] for arm in configs}
+    for run in done:
+        out[run.arm].append(run)
     return out
+
+
+def _run_one(exp: ExperimentDir, arm: str, config: TrainConfig, env_factory: EnvFactory,
+             number: int, total: int, *, progress: bool, deadline: float | None,
+             tensorboard: bool) -> SeedRun:
+    """One (arm, seed): trained and evaluated, or left pending when the time is spent.
+    ``deadline`` is wall-clock (``time.time()``) so worker processes share it."""
+    if deadline is not None and time.time() >= deadline:
+        exp.log(f"{arm} seed {config.seed}: left for the next session (time budget spent)",
+                echo=progress)
+        return pending_seed(exp, arm, config)
+    exp.log(f"run {number}/{total}: {arm} seed {config.seed}", echo=progress)
+    local = None if deadline is None else time.perf_counter() + (deadline - time.time())
+    run, trainer = train_seed(exp, arm, config, env_factory=env_factory, progress=progress,
+                              deadline=local, tensorboard=tensorboard)
+    final_evaluation(run, trainer, env_factory)
+    return run
+
+
+def _parallel(exp: ExperimentDir, order: Sequence[tuple[str, TrainConfig]],
+              env_factory: EnvFactory, *, workers: int, deadline: float | None,
+              tensorboard: bool, progress: bool) -> list[SeedRun]:
+    """``_run_one`` for every run, ``workers`` at a time in spawned processes (JAX and fork
+    do not mix), each process pinned to one CPU for its life. Results keep ``order``."""
+    try:
+        pickle.dumps(env_factory)
+    except Exception:  # noqa: BLE001 - any pickling failure means the same thing here
+        raise InputError("this environment factory cannot be sent to worker processes; use "
+                         "workers=1", field="--workers") from None
+    context = mp.get_context("spawn")
+    cpus = context.Queue()
+    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    for i in range(workers):
+        cpus.put(available[i % len(available)] if available else None)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_pin_worker,
+                             initargs=(cpus,)) as pool:
+        futures = [pool.submit(_run_one, exp, arm, config, env_factory, n, len(order),
+                               progress=False, deadline=deadline, tensorboard=tensorboard)
+                   for n, (arm, config) in enumerate(order, start=1)]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def _pin_worker(cpus: Any) -> None:
+    """Initializer of a worker process: its own CPU, if the platform can pin."""
+    cpu = cpus.get()
+    if cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {cpu})
 
 
 def pending_seed(exp: ExperimentDir, arm: str, config: TrainConfig) -> SeedRun:
@@ -506,7 +556,8 @@ def train_arms(budget: Budget, exp: ExperimentDir, configs: Mapping[str, Sequenc
                env_factory: EnvFactory) -> dict[str, list[SeedRun]]:
     """``run_arms`` with the budget's progress, time budget and TensorBoard settings."""
     return run_arms(exp, configs, env_factory, progress=budget.progress,
-                    time_budget_s=budget.time_budget_s, tensorboard=budget.tensorboard)
+                    time_budget_s=budget.time_budget_s, tensorboard=budget.tensorboard,
+                    workers=budget.workers)
 
 
 def common_summary(budget: Budget, exp: ExperimentDir, base: TrainConfig,

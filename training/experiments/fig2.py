@@ -2,7 +2,9 @@
 
 * ``ot``: RP1M, the optimal-transport fingering reward, no fingering in the observation;
 * ``human``: RoboPianist-RL, the annotated human fingering in the observation and reward;
-* ``none``: neither (only the press, sustain, collision and energy terms).
+* ``none``: neither (only the press, sustain, collision and energy terms);
+* ``annotator``: like ``human`` with the offline annotator's fingering for this hand's reach
+  as the labels (``fingering.annotate``): the "human" arm for songs without human labels.
 
 Same hand, song, agent (RP1M Table 4) and budget for every arm; each arm runs ``seeds``
 seeds and the figure shows the mean evaluation F1 with its 95% CI band (t distribution).
@@ -21,9 +23,10 @@ from training.experiments import common, plots
 from training.experiments.budget import Budget
 from training.rl.loop import default_env_factory
 
-ARMS = ("ot", "human", "none")
+ARMS = ("ot", "human", "none", "annotator")
 ARM_LABELS = {"ot": "OT (RP1M)", "human": "human fingering (RoboPianist-RL)",
-              "none": "no fingering"}
+              "none": "no fingering",
+              "annotator": "annotator fingering"}
 
 
 def run_fig2(song: str, *, hand: str = "shadow_five", arms: Sequence[str] = ARMS,

@@ -35,7 +35,7 @@ from handspec.atomic import write_text
 from handspec.errors import InputError
 
 ACTIVATIONS = ("gelu", "relu", "elu", "tanh", "silu")
-FINGERING_MODES = ("ot", "human", "none")
+FINGERING_MODES = ("ot", "human", "annotator", "none")
 SEED_LIMIT = 2 ** 32  # numpy and JAX seeds are 32-bit
 
 # JSON types only (no "3" for 3, no true for 1), finite floats, unknown fields refused.
@@ -106,7 +106,7 @@ class TrainConfig(_Config):
 
     song: str = Field("twinkle", min_length=1, description="song name, or name:chunk")
     hand: str = Field("shadow_five", min_length=1, description="hand spec name")
-    fingering: Literal[FINGERING_MODES] = Field("ot", description="fingering reward: ot | human | none")
+    fingering: Literal[FINGERING_MODES] = Field("ot", description="fingering reward: ot | human | annotator | none")
     seed: int = Field(0, ge=0, lt=SEED_LIMIT,
                       description="seed of the agent, replay and environment (0 <= seed < 2**32)")
     steps: int = Field(8_000_000, ge=1, description="environment steps to train for")
