@@ -183,6 +183,8 @@ def test_readme_gripper_three_has_three_fingers(tmp_path):
     spec = load_hand(path)
     assert spec.name == "gripper_three" and len(spec.finger_names) == 3
     compile_model(HandModel.build(spec).root)
+    # the copy the cross-embodiment experiment plays (docs/results.md) is the README's hand
+    assert (ROOT / "examples" / "hands" / "gripper_three.yaml").read_text() == block
 
 
 def test_a_sixth_finger_plays_with_the_kinematic_pianist(tmp_path):
