@@ -330,3 +330,16 @@ def test_base_policy_is_recorded_in_every_run(tmp_path, TINY):
     with pytest.raises(InputError, match="base policy"):
         run_fig2("demo_short", arms=["none"], seeds=1, out=tmp_path / "t", base_policy=None,
                  residual_scale=0.1, **TINY)
+
+
+def test_random_baseline_plays_the_plain_piano_not_random_residuals(tmp_path, TINY):
+    seen = []
+
+    def recording(config, rng):
+        seen.append(dict(config.env_kwargs))
+        return fake_factory(config, rng)
+
+    run_fig2("demo_short", arms=["none"], seeds=1, out=tmp_path / "r",
+             **{**TINY, "env_factory": recording, "base_policy": "ik"})
+    assert seen[0] == {}                       # the random-policy floor comes first
+    assert {"base_policy": "ik"} in seen[1:]   # training and the final evaluation
