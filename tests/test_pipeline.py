@@ -341,3 +341,29 @@ def test_end_to_end_with_droq_training_on_local_workers(tmp_path):
             assert df.meta.policy["deterministic"] is False
     again = run_pipeline(tasks, InlineBackend())
     assert len(again.skipped) == 2
+
+
+def test_cli_rp1m_registered_policy_as_specialist(main, tmp_path, capsys):
+    """Any registered policy collects without training: the kinematic pianist here."""
+    argv = ["rp1m", "--songs", "demo_short", "--out", str(tmp_path), "--specialist", "ik",
+            "--min-f1", "0", "--episodes", "1", "--workers", "0"]
+    assert main(argv) == 0
+    assert "1 collected" in capsys.readouterr().out
+    with DemoFile(tmp_path / "data" / "demo_short-c000.h5") as df:
+        assert df.meta.policy["kind"] == "policy:ik" and df.num_demos == 1
+
+
+def test_cli_rp1m_droq_learns_a_residual_on_the_base_policy(main, tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_plan(songs, **kwargs):
+        seen.clear()
+        seen.update(kwargs)
+        raise InputError("planned", field="--songs")  # stop before any work
+
+    monkeypatch.setattr("training.pipeline.plan", fake_plan)
+    assert main(["rp1m", "--songs", "demo_short", "--out", str(tmp_path), "--workers", "0"]) == 2
+    assert seen["train"]["env_kwargs"] == {"base_policy": "ik"}
+    assert main(["rp1m", "--songs", "demo_short", "--out", str(tmp_path), "--workers", "0",
+                 "--base-policy", "none"]) == 2
+    assert "env_kwargs" not in seen["train"]

@@ -244,7 +244,12 @@ def rp1m_command(
     out: Annotated[Path, typer.Option("--out", help="Pipeline directory (manifest, runs, data).")],
     hand: Annotated[str, typer.Option(help="Hand name or YAML path.")] = "shadow_five",
     specialist: Annotated[str, typer.Option(
-        help="droq (RP1M), random / zero (no training), or package.module:attr.")] = "droq",
+        help="droq (RP1M: trained per chunk), a registered policy without training (random, "
+             "zero, ik), or package.module:attr.")] = "droq",
+    base_policy: Annotated[str, typer.Option(
+        "--base-policy", help="droq learns a residual on this registered policy (ik: the "
+                              "kinematic pianist, the fastest learner measured, see "
+                              "docs/results.md); none: from scratch, as RP1M")] = "ik",
     steps: Annotated[Optional[int], typer.Option(
         min=1, help="Training steps per chunk (default: RP1M's 8M).")] = None,
     train_arg: Annotated[Optional[list[str]], typer.Option(
@@ -277,8 +282,14 @@ def rp1m_command(
     if backend == "local" and address is not None:
         raise InputError("--address is for --backend ray", field="--address")
     song_list = read_song_list(songs)[:limit]
+    train = _parse_train_args(train_arg or [], steps)
+    if base_policy.strip().lower() != "none" and specialist == "droq":
+        env_kwargs = train.setdefault("env_kwargs", {})
+        if not isinstance(env_kwargs, dict):
+            raise InputError("env_kwargs must be a JSON object", field="--train-arg")
+        env_kwargs.setdefault("base_policy", base_policy)
     tasks = plan(song_list, hand=hand, out=out, max_chunks=max_chunks, specialist=specialist,
-                 fingering=fingering, train=_parse_train_args(train_arg or [], steps),
+                 fingering=fingering, train=train,
                  eval_episodes=eval_episodes, min_f1=min_f1, episodes=episodes, seed=seed,
                  commit_every=commit_every)
     runner = make_backend(backend, workers=workers, address=address,

@@ -34,6 +34,7 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 
 from handspec.errors import InputError
+from pianoenv.policy import available_policies
 from training.backends import Backend, Outcome, run_tasks, safe_call
 from training.collect import PolicySource, collect, rollout
 from training.data import DemoFile, episode_seed
@@ -139,7 +140,8 @@ class DroQSpecialist:
 
 
 class BaselineSpecialist:
-    """No training: the random or the zero (home pose) policy."""
+    """No training: a registered policy (``pianoenv.policy``: random, zero = home pose,
+    ik = the kinematic pianist, ...)."""
 
     def __init__(self, kind: str):
         self.kind = kind
@@ -156,12 +158,13 @@ class BaselineSpecialist:
 def resolve_specialist(name: str) -> Specialist:
     if name == "droq":
         return DroQSpecialist()
-    if name in ("random", "zero"):
+    if name in available_policies():
         return BaselineSpecialist(name)
     module, sep, attr = name.partition(":")
     if not sep or not module or not attr:
-        raise InputError(f"unknown specialist {name!r}; one of droq, random, zero, or "
-                         "package.module:attr", field="--specialist")
+        raise InputError(f"unknown specialist {name!r}; one of droq, "
+                         f"{', '.join(available_policies())}, or package.module:attr",
+                         field="--specialist")
     try:
         obj = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
