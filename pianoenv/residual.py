@@ -97,6 +97,11 @@ class ResidualEnv(dm_env.Environment):
         return self.env.control_timestep
 
     @property
+    def spec(self) -> Any:
+        """The wrapped environment's hand spec (a run freezes it into ``hand.json``)."""
+        return self.env.spec
+
+    @property
     def song_goals(self) -> Any:
         return self.env.song_goals
 

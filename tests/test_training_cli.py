@@ -118,7 +118,10 @@ def test_train_eval_resume_on_the_real_environment(capsys, tmp_path):
                  "--checkpoint-interval", "100", "--save-replay"]) == 0
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == 200 and summary["episodes"] == 2
-    assert summary["replay_bytes_per_transition"] == 948  # shadow_five: obs 1144, act 39
+    # the default run learns a residual on the kinematic pianist: shadow_five's obs (1144)
+    # + the base action (39), action 39; RP1M's from-scratch run stores 948 bytes
+    assert summary["replay_bytes_per_transition"] == 948 + 39 * 4
+    assert json.loads((run / "config.json").read_text())["env_kwargs"]["base_policy"] == "ik"
     assert main(["train", "--out", str(run), "--resume", "--steps", "300"]) == 0
     assert "resuming from" in capsys.readouterr().err
     summary = json.loads((run / "summary.json").read_text())

@@ -99,7 +99,9 @@ def _cli_warnings() -> Iterator[None]:
 
 # ------------------------------------------------------------------------------ train
 def train_command(**options: Any) -> None:
-    """Train a DroQ agent on a song (RP1M Table 4 defaults); resumable after any crash."""
+    """Train DroQ (RP1M Table 4) on a song: by default a residual on the kinematic pianist
+    (--base-policy ik), the fastest learner measured; --base-policy none trains from scratch
+    as RP1M. Resumable after any crash."""
     out = Path(options.pop("out"))
     resume = options.pop("resume")
     config_file = options.pop("config")
@@ -109,10 +111,13 @@ def train_command(**options: Any) -> None:
     backend = options.pop("backend")
     if backend not in ("cpu", "mjx"):
         raise InputError(f"unknown backend {backend!r}; one of cpu, mjx", field="--backend")
-    residual = _residual_options(options.pop("base_policy"), options.pop("residual_scale"))
+    base_policy, residual_scale = options.pop("base_policy"), options.pop("residual_scale")
     run, agent = overrides_from_options(options)
     enable_compilation_cache()
     if backend == "mjx":
+        if base_policy not in (None, "none") or residual_scale is not None:
+            raise InputError("residual learning runs on the CPU backend only; use "
+                             "--base-policy none with --backend mjx", field="--base-policy")
         _train_mjx(build_config(TrainConfig.load(config_file) if config_file else TrainConfig(),
                                 run, agent), out, resume, progress, tensorboard, budget_s)
         return
@@ -122,7 +127,15 @@ def train_command(**options: Any) -> None:
             raise InputError("nothing to resume: no config.json in the run directory", file=out,
                              field="--resume")
         config = resume_config(TrainConfig.load(saved_path), run, agent, saved_path)
-        for name, value in residual.items():
+        # without the flags a run resumes as it was trained; given, they must agree with it
+        asked = {} if base_policy is None and residual_scale is None else \
+            _residual_options(base_policy or DEFAULT_BASE_POLICY, residual_scale)
+        saved = {k: config.env_kwargs[k] for k in ("base_policy", "residual_scale")
+                 if k in config.env_kwargs}
+        if base_policy == "none" and saved.get("base_policy") is not None:
+            raise InputError("cannot change base_policy when resuming; start a new run instead",
+                             file=saved_path, field="--base-policy")
+        for name, value in asked.items():
             if config.env_kwargs.get(name) != value:
                 raise InputError(f"cannot change {name} when resuming; start a new run instead",
                                  file=saved_path, field=f"--{name.replace('_', '-')}")
@@ -130,8 +143,12 @@ def train_command(**options: Any) -> None:
     else:
         base = TrainConfig.load(config_file) if config_file else TrainConfig()
         config = build_config(base, run, agent)
-        if residual:
-            config = config.replace(env_kwargs={**config.env_kwargs, **residual})
+        if not (config_file and base_policy is None and residual_scale is None):
+            # (a --config file without the flags keeps its own choice)
+            residual = _residual_options(base_policy or DEFAULT_BASE_POLICY, residual_scale)
+            kept = {k: v for k, v in config.env_kwargs.items()
+                    if k not in ("base_policy", "residual_scale")}
+            config = config.replace(env_kwargs={**kept, **residual})
     from training.rl.loop import Trainer
 
     with _cli_warnings():
@@ -151,13 +168,16 @@ def train_command(**options: Any) -> None:
                f"{summary['wall_time_s']:.0f} s, last eval F1 {f1}")
 
 
+DEFAULT_BASE_POLICY = "ik"  # the winner of benchmarks/learn_bench.py (docs/results.md)
+
+
 def _residual_options(base_policy: str | None, residual_scale: float | None) -> dict[str, Any]:
     """``--base-policy``/``--residual-scale`` as the task arguments they are
     (``pianoenv.residual``): recorded in the run's ``env_kwargs``, so eval and collect
     rebuild the same residual environment."""
-    if base_policy is None:
+    if base_policy is None or base_policy.strip().lower() == "none":
         if residual_scale is not None:
-            raise InputError("needs --base-policy", field="--residual-scale")
+            raise InputError("needs a base policy (not none)", field="--residual-scale")
         return {}
     out: dict[str, Any] = {"base_policy": base_policy}
     if residual_scale is not None:
@@ -195,8 +215,10 @@ _TRAIN_PARAMETERS = [
     keyword("time_budget_minutes", Annotated[float | None, typer.Option(
         "--time-budget", help="stop (with a checkpoint) after this many minutes")], None),
     keyword("base_policy", Annotated[str | None, typer.Option(
-        "--base-policy", help="learn a residual on top of this registered policy (e.g. ik: the "
-                              "kinematic pianist); the untrained agent plays the base policy")],
+        "--base-policy", help="learn a residual on top of this registered policy; default ik "
+                              "(the kinematic pianist: the untrained agent already plays its "
+                              "fingering, and learns fastest, see docs/results.md); none: DroQ "
+                              "from scratch, as RP1M. A resumed run keeps its own")],
         None),
     keyword("residual_scale", Annotated[float | None, typer.Option(
         "--residual-scale", help="with --base-policy: largest correction, as a fraction of each "
