@@ -21,6 +21,7 @@ from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from tensorboardX import SummaryWriter
 
 from handspec.atomic import atomic_output, write_text
@@ -156,6 +157,7 @@ def f1_curve_figure(rows: Iterable[Mapping[str, Any]], *, title: str,
                    label=f"{base[0]} alone, F1 ({base[1]:.2f})")
     ax.set(xlabel="environment steps", ylabel="F1, precision, recall (deterministic policy)",
            ylim=(0, 1.15), title=title)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(loc="upper center", ncols=4, fontsize=7, frameon=False)
     return fig

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from training.experiments.stats import MIN_SEEDS_FOR_CI, ConfidenceInterval, CurveBand
 from training.runlog import F1_AXIS_LABEL, new_figure, save_figure
@@ -72,6 +73,7 @@ def f1_bands_figure(bands: Mapping[str, CurveBand], *, title: str,
     if any(not b.has_ci and b.n > 1 for b in bands.values()):
         title = f"{title}\n{SEED_POINTS_LABEL}"
     ax.set(xlabel="environment steps", ylabel=F1_AXIS_LABEL, ylim=(0, 1.02), title=title)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper left", fontsize=7)

@@ -21,7 +21,7 @@ from scipy import stats
 
 MIN_SEEDS_FOR_CI = 3
 # the column header that goes with ``ConfidenceInterval.format``
-CI_HEADER = f"mean +- 95% CI (seed values if n < {MIN_SEEDS_FOR_CI})"
+CI_HEADER = f"mean +- 95% CI; seed values if n < {MIN_SEEDS_FOR_CI}"
 
 
 @dataclass(frozen=True)
