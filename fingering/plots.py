@@ -67,7 +67,7 @@ def finger_usage_figure(human: Sequence[NoteSequence], machine: NoteSequence, *,
             if who == "human" and annotators > 1:  # every annotator fingers the same notes
                 label = (f"human: {_notes(total // annotators)} x {annotators} annotators"
                          if total % annotators == 0 else
-                         f"human: {total} (note, annotator) pairs, {annotators} annotators")
+                         f"human: {_notes(total)} in {annotators} fingerings")
             if missing:
                 label = f"{who}: {total} of {total + int(missing)} notes fingered, {int(missing)} unplayed"
             bars = ax.bar(x + offset, share, 0.38, color=color, edgecolor="black", hatch=hatch,
