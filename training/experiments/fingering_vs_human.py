@@ -39,8 +39,8 @@ import numpy as np
 
 from fingering import keyboard, plots
 from fingering.keyboard import key_name
-from fingering.match import (CONFUSION_COLUMNS, HANDS, MatchRates, align, finger_counts,
-                            finger_usage, human_agreement, match_rates)
+from fingering.match import (CONFUSION_COLUMNS, HANDS, MatchRates, PieceMatch, align,
+                            finger_counts, finger_usage, human_agreement, match_rates)
 from fingering.notes import FINGER_NAMES, NoteSequence
 from fingering.pig import piece_files
 from handspec.errors import InputError
@@ -389,14 +389,7 @@ def compare_with_humans(runs: Sequence[common.SeedRun], labels: Sequence[str],
                          file=runs[0].path, field="final")
     learned = [in_order_of(seq, humans[0]) for seq in learned]
     rates = [match_rates(seq, list(humans), piece=title) for seq in learned]
-    match = _rate_cis([r.played for r in rates])
-    per_hand = {h: _rate_cis([r.played_per_hand[h] for r in rates]) for h in HANDS}
-    match_all = _rate_cis([r.overall for r in rates])
-    per_hand_all = {h: _rate_cis([r.per_hand[h] for r in rates]) for h in HANDS}
-    pressed = {"notes": rates[0].notes, "per_seed": [r.fingered for r in rates],
-               "per_hand": {h: {"notes": rates[0].per_hand[h].notes,
-                                "per_seed": [r.played_per_hand[h].notes for r in rates]}
-                            for h in HANDS}}
+    cis, pressed = _rates_over_seeds(rates)
     agreement = human_agreement(list(humans), piece=title)
     human_baseline = None if agreement is None else {
         **{k: getattr(agreement.overall, k) for k in KINDS},
@@ -420,33 +413,19 @@ def compare_with_humans(runs: Sequence[common.SeedRun], labels: Sequence[str],
     reach_summary, files["reach"] = _reach_analysis(
         labels, humans, shown, reach, runs[best], out / "reach.png",
         title=f"{title}: human chords vs {hand}'s reach")
-    robot_counts, robot_unplayed = finger_counts(learned)  # pooled over seeds
-    human_counts, _ = finger_counts(list(humans))
-    table = _table(match, per_hand, match_all, pressed, human_baseline, len(humans),
-                   [run.seed for run in runs])
-    table += "\n" + _usage_table(robot_counts, robot_unplayed, human_counts, len(runs), len(humans))
+    usage = _usage_summary(learned, humans)
+    table = _table(cis, pressed, human_baseline, len(humans), [run.seed for run in runs])
+    table += "\n" + _usage_table(usage, len(runs), len(humans))
     common.write_text(out / "table.md", table)
-    def as_dicts(cis: dict) -> dict:
-        return {k: v.to_dict() if isinstance(v, stats.ConfidenceInterval) else as_dicts(v)
-                for k, v in cis.items()}
-
     return {
-        "match": as_dicts(match), "match_per_hand": as_dicts(per_hand),
+        **_ci_dicts(cis),
         "match_basis": "notes the robot pressed (see pressed_notes); match_all_notes counts "
                        "an unpressed note as a miss",
-        "match_all_notes": as_dicts(match_all), "match_all_notes_per_hand": as_dicts(per_hand_all),
         "pressed_notes": pressed,
         "per_seed_match": [{k: getattr(r.played, k) for k in KINDS}
                            | {"seed": run.seed, "pressed_notes": r.fingered}
                            for r, run in zip(rates, runs)],
-        "human_agreement": human_baseline,
-        "finger_usage": {"rows": list(HANDS), "columns": list(FINGER_NAMES),
-                         "humans_pooled": finger_usage(list(humans)).round(4).tolist(),
-                         "humans_counts": human_counts.tolist(),
-                         "robot_pooled_over_seeds": finger_usage(learned).round(4).tolist(),
-                         "robot_counts_pooled_over_seeds": robot_counts.tolist(),
-                         "robot_not_played_pooled_over_seeds": robot_unplayed.tolist(),
-                         "robot_pressed_notes": int(robot_counts.sum())},
+        "human_agreement": human_baseline, "finger_usage": usage,
         "confusion_seed": runs[best].seed, "confusion_right_left": shown_rates.confusion.tolist(),
         "confusion_columns": list(CONFUSION_COLUMNS),
         "reach": reach_summary, "table_markdown": table,
@@ -454,9 +433,43 @@ def compare_with_humans(runs: Sequence[common.SeedRun], labels: Sequence[str],
     }
 
 
-def _rate_cis(rates: Sequence[MatchRates]) -> dict[str, stats.ConfidenceInterval]:
-    """Each kind of match rate over seeds."""
-    return {k: stats.mean_ci([getattr(r, k) for r in rates]) for k in KINDS}
+def _rates_over_seeds(rates: Sequence[PieceMatch]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each kind of match rate over seeds as a ``stats.ConfidenceInterval``: over the notes
+    pressed (``match``, ``match_per_hand``) and over all notes (``match_all_notes...``),
+    and how many notes each seed pressed, overall and per hand."""
+    def over_seeds(per_seed: Sequence[MatchRates]) -> dict[str, stats.ConfidenceInterval]:
+        return {k: stats.mean_ci([getattr(r, k) for r in per_seed]) for k in KINDS}
+
+    cis = {"match": over_seeds([r.played for r in rates]),
+           "match_per_hand": {h: over_seeds([r.played_per_hand[h] for r in rates]) for h in HANDS},
+           "match_all_notes": over_seeds([r.overall for r in rates]),
+           "match_all_notes_per_hand": {h: over_seeds([r.per_hand[h] for r in rates])
+                                        for h in HANDS}}
+    pressed = {"notes": rates[0].notes, "per_seed": [r.fingered for r in rates],
+               "per_hand": {h: {"notes": rates[0].per_hand[h].notes,
+                                "per_seed": [r.played_per_hand[h].notes for r in rates]}
+                            for h in HANDS}}
+    return cis, pressed
+
+
+def _ci_dicts(tree: dict[str, Any]) -> dict[str, Any]:
+    """The same nesting with every ``ConfidenceInterval`` as its summary.json dict."""
+    return {k: v.to_dict() if isinstance(v, stats.ConfidenceInterval) else _ci_dicts(v)
+            for k, v in tree.items()}
+
+
+def _usage_summary(learned: Sequence[NoteSequence], humans: Sequence[NoteSequence]) -> dict[str, Any]:
+    """Finger usage (rows right, left), robot pooled over seeds and humans over annotators:
+    shares of the fingered notes and the counts behind them."""
+    robot, robot_unplayed = finger_counts(learned)
+    human, _ = finger_counts(list(humans))
+    return {"rows": list(HANDS), "columns": list(FINGER_NAMES),
+            "humans_pooled": finger_usage(list(humans)).round(4).tolist(),
+            "humans_counts": human.tolist(),
+            "robot_pooled_over_seeds": finger_usage(learned).round(4).tolist(),
+            "robot_counts_pooled_over_seeds": robot.tolist(),
+            "robot_not_played_pooled_over_seeds": robot_unplayed.tolist(),
+            "robot_pressed_notes": int(robot.sum())}
 
 
 def _reach_analysis(labels: Sequence[str], humans: Sequence[NoteSequence], shown: NoteSequence,
@@ -514,8 +527,8 @@ def _counts(per_seed: Sequence[int], total: int) -> str:
     return f"{', '.join(str(v) for v in per_seed)} of {total}"
 
 
-def _table(match: dict, per_hand: dict, match_all: dict, pressed: dict, human: dict | None,
-           annotators: int, seeds: Sequence[int]) -> str:
+def _table(cis: dict[str, Any], pressed: dict[str, Any], human: dict | None, annotators: int,
+           seeds: Sequence[int]) -> str:
     """Match rates: over the notes the robot pressed, the notes it did not press, over all
     notes, and the humans among themselves. Rates over seeds are ``stats`` CIs (seed values
     below ``stats.MIN_SEEDS_FOR_CI`` seeds)."""
@@ -526,6 +539,7 @@ def _table(match: dict, per_hand: dict, match_all: dict, pressed: dict, human: d
         return "; ".join(f"{h} {_counts(counts[h], pressed['per_hand'][h]['notes'])}"
                          for h in HANDS)
 
+    match, per_hand, match_all = cis["match"], cis["match_per_hand"], cis["match_all_notes"]
     total = pressed["notes"]
     unpressed = [total - k for k in pressed["per_seed"]]
     unpressed_hand = {h: [pressed["per_hand"][h]["notes"] - k for k in pressed["per_hand"][h]["per_seed"]]
@@ -550,11 +564,13 @@ def _table(match: dict, per_hand: dict, match_all: dict, pressed: dict, human: d
                                   "right hand (general)", "left hand (general)"], rows)
 
 
-def _usage_table(robot: np.ndarray, robot_unplayed: np.ndarray, human: np.ndarray, seeds: int,
-                 annotators: int) -> str:
+def _usage_table(usage: dict[str, Any], seeds: int, annotators: int) -> str:
     """Notes per finger (and share of the hand's fingered notes), robot vs humans."""
-    def row(hand: int, counts: np.ndarray, unplayed: int | str, who: str) -> list[str]:
-        total = counts.sum()
+    robot, human = usage["robot_counts_pooled_over_seeds"], usage["humans_counts"]
+    robot_unplayed = usage["robot_not_played_pooled_over_seeds"]
+
+    def row(hand: int, counts: list[int], unplayed: int | str, who: str) -> list[str]:
+        total = sum(counts)
         return [HANDS[hand], who] + [f"{c} ({100 * c / total:.0f}%)" if total else "0"
                                      for c in counts] + [str(unplayed)]
 
