@@ -212,12 +212,17 @@ def finger_counts(seqs: Sequence[NoteSequence]) -> tuple[np.ndarray, np.ndarray]
     return counts, unplayed
 
 
+def usage_shares(counts: np.ndarray) -> np.ndarray:
+    """Each row of ``counts`` as shares of its total (a row without notes stays zero)."""
+    counts = np.asarray(counts, dtype=float)
+    totals = counts.sum(axis=-1, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+
+
 def finger_usage(seqs: Sequence[NoteSequence]) -> np.ndarray:
     """(2, 5) fraction of each hand's *fingered* notes played by each finger, pooled over
     ``seqs`` (a share, so show it with ``finger_counts``: one note can make a 1.0)."""
-    counts = finger_counts(seqs)[0].astype(float)
-    totals = counts.sum(axis=1, keepdims=True)
-    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    return usage_shares(finger_counts(seqs)[0])
 
 
 def crossings_without_thumb(seq: NoteSequence, tolerance: float = CHORD_TOLERANCE_S

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from handspec.atomic import atomic_output
-from fingering.match import CONFUSION_COLUMNS, HANDS, UNPLAYED, finger_counts
+from fingering.match import CONFUSION_COLUMNS, HANDS, UNPLAYED, finger_counts, usage_shares
 from fingering.notes import FINGER_NAMES, NoteSequence
 
 FINGER_COLORS: tuple[str, ...] = ("#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#0072B2")
@@ -61,8 +61,7 @@ def finger_usage_figure(human: Sequence[NoteSequence], machine: NoteSequence, *,
         for counts, missing, offset, color, hatch, who in (
                 (theirs[k], theirs_missing[k], -0.2, HUMAN_COLOR, None, "human"),
                 (ours[k], ours_missing[k], 0.2, MACHINE_COLOR, "///", machine_label)):
-            total = int(counts.sum())
-            share = counts / total if total else np.zeros(5)
+            total, share = int(counts.sum()), usage_shares(counts)
             label = f"{who}: {_notes(total)}"
             if who == "human" and annotators > 1:  # every annotator fingers the same notes
                 label = (f"human: {_notes(total // annotators)} x {annotators} annotators"

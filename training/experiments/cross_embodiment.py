@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from fingering.match import finger_counts
+from fingering.match import finger_counts, usage_shares
 from fingering.notes import FINGER_NAMES
 from handspec.errors import InputError
 from handspec.load import load_hand
@@ -166,10 +166,7 @@ class PooledUsage:
     @property
     def shares(self) -> np.ndarray | None:
         """Share of each hand's pressed notes per finger (read it with ``counts``)."""
-        if self.counts is None:
-            return None
-        totals = self.counts.sum(axis=1, keepdims=True).astype(float)
-        return np.divide(self.counts, totals, out=np.zeros((2, 5)), where=totals > 0)
+        return None if self.counts is None else usage_shares(self.counts)
 
     def to_dict(self) -> dict[str, Any]:
         shares = self.shares
