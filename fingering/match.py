@@ -12,6 +12,13 @@ a note without a finger never matches. Rates are given overall and per hand. Per
 annotator n's rate is over the notes *n* gives to that hand; for the soft rate a note
 belongs to the hand most annotators give it (ties: the lowest-numbered annotator).
 
+An estimate may leave notes without a finger (a policy that never pressed them). Besides the
+rates over all notes (where such a note is a miss, as above), ``PieceMatch.played`` gives
+the rates over the notes the estimate fingered, with their number: "which finger" and
+"whether it played at all" are two questions, and one number over all notes hides which
+one went wrong. The confusion matrix keeps both: its two last columns count the notes the
+estimate gave to the other hand and those it left unplayed.
+
 Files of one piece share their note list; notes are aligned by (pitch, onset) with
 duplicates taken in order, so an estimate may come from any source that kept the notes.
 """
@@ -24,9 +31,12 @@ from typing import Sequence
 
 import numpy as np
 
-from fingering.notes import CHORD_TOLERANCE_S, NoteSequence
+from fingering.notes import CHORD_TOLERANCE_S, FINGER_NAMES, NoteSequence
 
 HANDS = ("right", "left")
+# columns of ``PieceMatch.confusion``: the estimate's finger, then the other hand, then no finger
+CONFUSION_COLUMNS = tuple(FINGER_NAMES) + ("other hand", "unplayed")
+OTHER_HAND, UNPLAYED = 5, 6
 
 
 @dataclass(frozen=True)
@@ -46,9 +56,22 @@ class PieceMatch:
     overall: MatchRates
     per_hand: dict[str, MatchRates]
     per_annotator: tuple[float, ...]
-    confusion: np.ndarray = field(repr=False)  # (2, 5, 5) [hand, human finger, estimate finger]
+    # (2, 5, 7) counts of (note, annotator) pairs [human hand, human finger, estimate]; the
+    # estimate's column is its finger on the same hand, or OTHER_HAND, or UNPLAYED
+    confusion: np.ndarray = field(repr=False)
     hand_mismatch: int = 0                      # (note, annotator) pairs with other hand
     unfingered: int = 0                         # estimate notes without a finger
+    played: MatchRates | None = None            # rates over the notes the estimate fingered
+    played_per_hand: dict[str, MatchRates] | None = None
+
+    @property
+    def notes(self) -> int:
+        return self.overall.notes
+
+    @property
+    def fingered(self) -> int:
+        """Notes the estimate gave a finger (for a policy: the notes it pressed)."""
+        return self.notes - self.unfingered
 
 
 def _note_key(pitch: int, onset: float) -> tuple[int, int]:
@@ -118,15 +141,21 @@ def match_rates(estimate: NoteSequence, annotators: Sequence[NoteSequence],
     consensus = np.where(votes[0] > votes[1], 0, np.where(votes[1] > votes[0], 1, hh[0]))
     overall = _rates(matches, everything, np.ones(matches.shape[1], bool))
     per_hand = {name: _rates(matches, hh == k, consensus == k) for k, name in enumerate(HANDS)}
-    confusion = np.zeros((2, 5, 5), dtype=np.int64)
-    same = (hh == est_h[None]) & (hf > 0) & (est_f[None] > 0)
+    played = est_f > 0
+    played_overall = _rates(matches, everything & played[None], played)
+    played_per_hand = {name: _rates(matches, (hh == k) & played[None], (consensus == k) & played)
+                       for k, name in enumerate(HANDS)}
+    # every (note, annotator) pair with a human hand and finger lands in one cell of its row
+    column = np.where(~played[None], UNPLAYED,
+                      np.where(hh == est_h[None], est_f[None] - 1, OTHER_HAND))
+    confusion = np.zeros((2, 5, len(CONFUSION_COLUMNS)), dtype=np.int64)
     for n in range(len(annotators)):
-        sel = same[n]
-        np.add.at(confusion, (hh[n][sel], hf[n][sel] - 1, est_f[sel] - 1), 1)
+        sel = (hh[n] >= 0) & (hf[n] > 0)
+        np.add.at(confusion, (hh[n][sel], hf[n][sel] - 1, column[n][sel]), 1)
     return PieceMatch(piece or reference.name, overall, per_hand,
                       tuple(float(m.mean()) for m in matches), confusion,
-                      int(((hh != est_h[None]) & (est_h[None] >= 0)).sum()),
-                      int((est_f == 0).sum()))
+                      int(((hh != est_h[None]) & (est_h[None] >= 0) & played[None]).sum()),
+                      int((~played).sum()), played_overall, played_per_hand)
 
 
 def human_agreement(annotators: Sequence[NoteSequence], piece: str = "") -> PieceMatch | None:
@@ -149,7 +178,10 @@ def human_agreement(annotators: Sequence[NoteSequence], piece: str = "") -> Piec
                       {h: mean_rates([p.per_hand[h] for p in parts]) for h in HANDS},
                       tuple(p.overall.general for p in parts),
                       sum(p.confusion for p in parts),
-                      sum(p.hand_mismatch for p in parts), 0)
+                      sum(p.hand_mismatch for p in parts),
+                      int(round(np.mean([p.unfingered for p in parts]))),
+                      mean_rates([p.played for p in parts]),
+                      {h: mean_rates([p.played_per_hand[h] for p in parts]) for h in HANDS})
 
 
 def summarize(results: Sequence[PieceMatch]) -> dict[str, float]:
@@ -164,15 +196,33 @@ def summarize(results: Sequence[PieceMatch]) -> dict[str, float]:
     return out
 
 
-def finger_usage(seqs: Sequence[NoteSequence]) -> np.ndarray:
-    """(2, 5) fraction of each hand's notes played by each finger, pooled over ``seqs``."""
-    counts = np.zeros((2, 5))
+def finger_counts(seqs: Sequence[NoteSequence]) -> tuple[np.ndarray, np.ndarray]:
+    """((2, 5) notes of each hand played by each finger, (2,) notes of each hand with no
+    finger), summed over ``seqs``; rows right, left."""
+    counts = np.zeros((2, 5), dtype=np.int64)
+    unplayed = np.zeros(2, dtype=np.int64)
     for seq in seqs:
         for n in seq.notes:
-            if n.hand in HANDS and n.finger:
+            if n.hand not in HANDS:
+                continue
+            if n.finger:
                 counts[HANDS.index(n.hand), n.finger - 1] += 1
-    totals = counts.sum(axis=1, keepdims=True)
+            else:
+                unplayed[HANDS.index(n.hand)] += 1
+    return counts, unplayed
+
+
+def usage_shares(counts: np.ndarray) -> np.ndarray:
+    """Each row of ``counts`` as shares of its total (a row without notes stays zero)."""
+    counts = np.asarray(counts, dtype=float)
+    totals = counts.sum(axis=-1, keepdims=True)
     return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+
+
+def finger_usage(seqs: Sequence[NoteSequence]) -> np.ndarray:
+    """(2, 5) fraction of each hand's *fingered* notes played by each finger, pooled over
+    ``seqs`` (a share, so show it with ``finger_counts``: one note can make a 1.0)."""
+    return usage_shares(finger_counts(seqs)[0])
 
 
 def crossings_without_thumb(seq: NoteSequence, tolerance: float = CHORD_TOLERANCE_S

@@ -55,7 +55,7 @@ def test_mean_ci_edge_cases():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=2, max_size=12),
+@given(st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=3, max_size=12),
        st.sampled_from([0.8, 0.9, 0.95, 0.99]))
 def test_mean_ci_properties(values, confidence):
     ci = stats.mean_ci(values, confidence)
@@ -72,7 +72,13 @@ def test_curve_band_keeps_common_steps():
                               [(100, 0.3), (200, 0.5)]])  # second seed stopped early
     assert band.steps.tolist() == [100, 200]
     assert band.mean.tolist() == pytest.approx([0.2, 0.4])
-    assert band.n == 2 and np.all(band.low < band.mean) and np.all(band.high > band.mean)
+    # two seeds: no interval (stats.MIN_SEEDS_FOR_CI), the seeds' curves instead
+    assert band.n == 2 and not band.has_ci and np.all(np.isnan(band.low))
+    assert band.per_seed.ravel().tolist() == pytest.approx([0.1, 0.3, 0.3, 0.5])
+    three = stats.curve_band([[(100, 0.1), (200, 0.3)], [(100, 0.3), (200, 0.5)],
+                              [(100, 0.2), (200, 0.4)]])
+    assert three.has_ci and np.all(three.low < three.mean) and np.all(three.high > three.mean)
+    assert three.to_dict()["per_seed"][2] == [0.2, 0.4]
     assert stats.curve_band([]).n == 0
 
 

@@ -232,7 +232,70 @@ def test_cross_embodiment_usage_pools_notes_over_seeds(tmp_path):
     a = run(0, [Note(C4, 0.0, 0.1, 64, "right", (1,)), Note(D4, 0.1, 0.2, 64, "right", (1,)),
                 Note(48, 0.0, 0.2, 64, "left", ())])              # left note never pressed
     b = run(1, [Note(C4, 0.0, 0.1, 64, "right", (2,)), Note(48, 0.0, 0.2, 64, "left", (5,))])
-    usage, pressed = pooled_usage([a, b])
-    assert pressed == [3, 1]
-    assert usage[0][:2] == pytest.approx([2 / 3, 1 / 3], abs=1e-4) and usage[1][4] == 1.0
-    assert pooled_usage([]) == (None, [0, 0])
+    usage = pooled_usage([a, b])
+    assert usage.pressed == [3, 1] and usage.not_played.tolist() == [0, 1]
+    assert usage.counts.tolist() == [[2, 1, 0, 0, 0], [0, 0, 0, 0, 1]]
+    assert usage.shares[0][:2] == pytest.approx([2 / 3, 1 / 3]) and usage.shares[1][4] == 1.0
+    assert usage.to_dict()["finger_counts_right_left"][0] == [2, 1, 0, 0, 0]
+    empty = pooled_usage([])
+    assert empty.counts is None and empty.pressed == [0, 0] and empty.shares is None
+
+
+def _seed_run(tmp_path, seed, learned, f1):
+    run_dir = tmp_path / f"run{seed}"
+    (run_dir / "final").mkdir(parents=True)
+    contacts = run_dir / "final" / "contacts.json"
+    contacts.write_text(json.dumps([[0, "right", "thumb", C4 - 21]]))
+    final = {"f1": f1, "learned_fingering": str(write_pig(learned, run_dir / "final" / "lf.txt")),
+             "contacts": str(contacts)}
+    return common.SeedRun("ot", seed, run_dir, "trained", {"steps": 10}, TrainConfig(), final)
+
+
+def test_match_rates_are_over_the_notes_the_robot_pressed(tmp_path):
+    """Seed 0 presses 2 of 5 notes (C4 with the thumb, the left note with the little
+    finger), seed 1 plays annotator 1's fingering on every note."""
+    files = write_piece(tmp_path / "pig")
+    src = fvh.resolve_song(str(files[0]), tmp_path / "pig")
+    labels, humans = fvh.human_fingerings(src, None, common.song_goals(src.train_song).notes)
+
+    def sparse(n):
+        if n.pitch == C4:
+            return Note(n.pitch, n.onset, n.offset, n.velocity, "right", (1,))
+        return n if n.hand == "left" else Note(n.pitch, n.onset, n.offset, n.velocity, n.hand, ())
+
+    few = NoteSequence(tuple(sparse(n) for n in humans[0].notes), "few")
+    runs = [_seed_run(tmp_path, 0, few, 0.9), _seed_run(tmp_path, 1, humans[0], 0.5)]
+    out = tmp_path / "out"
+    result = fvh.compare_with_humans(runs, labels, humans, four_finger_reach(0.2), out,
+                                     title="042", hand="test_four")
+    # seed 0 over its 2 pressed notes: annotator 1 agrees on the left note only (1/2),
+    # annotator 2 on both (2/2); seed 1 is annotator 1: 1.0, and 1/5 against annotator 2
+    seed0, seed1 = (1 / 2 + 2 / 2) / 2, (1.0 + 1 / 5) / 2
+    assert [m["general"] for m in result["per_seed_match"]] == pytest.approx([seed0, seed1])
+    assert [m["pressed_notes"] for m in result["per_seed_match"]] == [2, 5]
+    assert result["match"]["general"]["mean"] == pytest.approx((seed0 + seed1) / 2)
+    assert result["match"]["general"]["ci_low"] is None          # two seeds: no interval
+    assert result["match"]["general"]["values"] == pytest.approx([seed0, seed1])
+    # over all notes an unpressed note counts as a wrong finger: seed 0 gets (1/5 + 2/5) / 2
+    assert result["match_all_notes"]["general"]["values"][0] == pytest.approx(0.3)
+    assert result["pressed_notes"] == {"notes": 5, "per_seed": [2, 5], "per_hand": {
+        "right": {"notes": 4, "per_seed": [1, 4]}, "left": {"notes": 1, "per_seed": [1, 1]}}}
+    usage = result["finger_usage"]
+    assert usage["robot_not_played_pooled_over_seeds"] == [3, 0]
+    assert usage["robot_counts_pooled_over_seeds"][0] == [1, 2, 1, 1, 0]
+    assert usage["robot_pressed_notes"] == 7
+    assert usage["humans_counts"][1] == [0, 0, 0, 0, 2]
+    # the confusion of the best seed (seed 0): 3 right-hand notes unplayed, x 2 annotators
+    confusion = np.asarray(result["confusion_right_left"])
+    assert result["confusion_seed"] == 0 and result["confusion_columns"][-1] == "unplayed"
+    assert confusion[0, :, -1].sum() == 3 * 2 and confusion.sum() == 5 * 2
+    # differing choices: only notes it pressed (C4 vs annotator 1's index)
+    assert result["reach"]["differing_note_annotator_pairs"] == 1
+    assert result["reach"]["robot_unpressed_notes"] == 3
+    table = (out / "table.md").read_text()
+    assert ("| robot (OT, seeds 0, 1) vs humans, over the notes it pressed "
+            "| 2, 5 of 5 (right 1, 4 of 4; left 1 of 1) |") in table
+    assert "| not played by the robot (OT, seeds 0, 1) | 3, 0 of 5 (right 3, 0 of 4; left 0 of 1) |" in table
+    assert f"{100 * (seed0 + seed1) / 2:.1f}% (n=2: {100 * seed0:.1f}%, {100 * seed1:.1f}%)" in table
+    assert "+-" not in table
+    assert "| right | robot, 2 seeds pooled | 1 (20%) | 2 (40%) | 1 (20%) | 1 (20%) | 0 (0%) | 3 |" in table

@@ -47,8 +47,15 @@ def test_fingering_experiment_on_a_pig_fixture(tmp_path, capsys):
     assert summary["annotators"] == ["annotator 1", "annotator 2"]
     assert summary["annotator_files"] == ["077-1_fingering.txt", "077-2_fingering.txt"]
     assert summary["notes"] == 4 and summary["episode_steps"] == 25  # 1 s x 1.25 stretch
-    assert summary["match"]["general"]["n"] == 1
-    assert 0.0 <= summary["match"]["soft"]["mean"] <= 1.0
+    # rates over the notes the policy pressed (none pressed: no rate, not 0%); over all notes
+    # an unpressed note is a miss
+    pressed = summary["pressed_notes"]["per_seed"]
+    assert summary["pressed_notes"]["notes"] == 4 and len(pressed) == 1 and 0 <= pressed[0] <= 4
+    assert summary["match"]["general"]["n"] == (1 if pressed[0] else 0)
+    assert pressed[0] == 0 or 0.0 <= summary["match"]["soft"]["mean"] <= 1.0
+    assert summary["match_all_notes"]["general"]["n"] == 1
+    assert 0.0 <= summary["match_all_notes"]["soft"]["mean"] <= 1.0
+    assert f"{pressed[0]} of 4" in summary["table_markdown"]
     assert summary["human_agreement"]["general"] == pytest.approx(0.25)  # 1 of 4 notes agree
     reach = summary["reach"]
     assert reach["robot_fingers"] == ["thumb", "index", "middle", "ring"]

@@ -21,6 +21,7 @@ from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from tensorboardX import SummaryWriter
 
 from handspec.atomic import atomic_output, write_text
@@ -129,11 +130,17 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     return Path(path)
 
 
-def plot_f1_curve(rows: Iterable[Mapping[str, Any]], out: Path, *, title: str,
-                  random_f1: float | None = None,
-                  base: tuple[str, float] | None = None) -> Path | None:
-    """PNG of evaluation F1 (and precision/recall) against environment steps; the random
-    policy's F1 and, for a residual run, its base policy's F1 alone as reference lines."""
+# y axis of every F1-against-steps plot: the evaluation is the deterministic policy (the
+# actor's mean action), so the curve is not the noisy exploration the agent trained with
+F1_AXIS_LABEL = "F1 (deterministic policy)"
+
+
+def f1_curve_figure(rows: Iterable[Mapping[str, Any]], *, title: str,
+                    random_f1: float | None = None,
+                    base: tuple[str, float] | None = None) -> Figure | None:
+    """Evaluation F1 (and precision/recall) of one run against environment steps, the
+    x values of ``eval.csv``; the random policy's F1 and, for a residual run, its base
+    policy's F1 alone as reference lines. None without rows."""
     rows = list(rows)
     if not rows:
         return None
@@ -148,8 +155,17 @@ def plot_f1_curve(rows: Iterable[Mapping[str, Any]], out: Path, *, title: str,
     if base is not None:
         ax.axhline(base[1], color="black", ls=":", lw=1.2,
                    label=f"{base[0]} alone, F1 ({base[1]:.2f})")
-    ax.set(xlabel="environment steps", ylabel="score (deterministic evaluation)", ylim=(0, 1.15),
-           title=title)
+    ax.set(xlabel="environment steps", ylabel="F1, precision, recall (deterministic policy)",
+           ylim=(0, 1.15), title=title)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(loc="upper center", ncols=4, fontsize=7, frameon=False)
-    return save_figure(fig, out)
+    return fig
+
+
+def plot_f1_curve(rows: Iterable[Mapping[str, Any]], out: Path, *, title: str,
+                  random_f1: float | None = None,
+                  base: tuple[str, float] | None = None) -> Path | None:
+    """``f1_curve_figure`` saved as a PNG (None, and nothing written, without rows)."""
+    fig = f1_curve_figure(rows, title=title, random_f1=random_f1, base=base)
+    return None if fig is None else save_figure(fig, out)

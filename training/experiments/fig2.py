@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from handspec.errors import InputError
-from training.experiments import common, plots
+from training.experiments import common, plots, stats
 from training.experiments.budget import Budget
 from training.rl.loop import default_env_factory
 
@@ -91,7 +91,7 @@ def results_table(arms: Sequence[str], results: dict[str, common.ArmResult],
     rows = [[ARM_LABELS.get(a, a), r.final_f1.format(), r.best_f1.format(),
              r.mean_curve_f1.format(), " ".join(f"{v:.3f}" for v in r.per_seed_final)]
             for a, r in ((a, results[a]) for a in arms)]
-    table = common.markdown_table(["arm", "final F1 (mean +- 95% CI)", "best eval F1",
+    table = common.markdown_table(["arm", f"final F1 ({stats.CI_HEADER})", "best eval F1",
                                    "mean F1 over the curve", "per seed"], rows)
     if random_f1 is not None:
         table += f"\nrandom policy F1: {random_f1:.3f}\n"

@@ -4,10 +4,12 @@ Train (or load) an agent with the OT fingering reward, play the piece with its f
 policy, read the fingering off the finger->key contacts (``training.evaluate.learned_fingering``)
 and compare it with *every* human annotator of that piece in PIG:
 
-* match rates (general / highest / soft, Nakamura et al. 2020) per seed, mean and 95% CI,
-  next to the humans' own leave-one-out agreement;
-* finger usage per hand, robot vs humans (the paper's Fig. 3 bars), a piano roll coloured by
-  finger, the finger confusion matrix (``fingering.plots``);
+* match rates (general / highest / soft, Nakamura et al. 2020) per seed, mean and 95% CI
+  (from three seeds), over the notes the robot pressed and with their count, the notes it
+  did not press as their own row, next to the humans' own leave-one-out agreement;
+* finger usage per hand with counts, robot vs humans (the paper's Fig. 3 bars), a piano
+  roll coloured by finger, the finger confusion matrix with an "unplayed" column
+  (``fingering.plots``);
 * **reach**: which human choices the robot hand cannot copy. Two notes of one hand that
   sound together need their two fingers as far apart as the keys are; if even the nearest
   edges of the two keys are farther apart than the robot's widest span for that finger pair
@@ -37,7 +39,8 @@ import numpy as np
 
 from fingering import keyboard, plots
 from fingering.keyboard import key_name
-from fingering.match import HANDS, align, finger_usage, human_agreement, match_rates
+from fingering.match import (CONFUSION_COLUMNS, HANDS, MatchRates, PieceMatch, align,
+                            finger_counts, finger_usage, human_agreement, match_rates)
 from fingering.notes import FINGER_NAMES, NoteSequence
 from fingering.pig import piece_files
 from handspec.errors import InputError
@@ -50,6 +53,7 @@ from training.runlog import new_figure, save_figure
 from training.rl.config import TrainConfig
 
 ARM = "ot"
+KINDS = ("general", "highest", "soft")
 _PIECE_RE = re.compile(r"^(?P<id>\d{1,3})(?::(?P<chunk>\d+))?$")
 _FILE_RE = re.compile(r"^(\d+)-(\d+)_fingering\.txt$")
 _OVERLAP_EPS = 1e-6
@@ -131,12 +135,26 @@ def human_fingerings(source: HumanSource, max_episode_steps: int | None,
     labels, seqs = [], []
     for label, spec in source.specs():
         notes = common.song_goals(spec, max_episode_steps).notes
-        if (align(notes, reference) < 0).any() or len(notes) != len(reference):
+        if len(notes) != len(reference) or (align(notes, reference) < 0).any():
             raise InputError("its notes differ from the piece the robot played (another "
                              "version of the piece?)", file=spec, field="notes")
         labels.append(label)
-        seqs.append(NoteSequence(notes.notes, label, notes.sustain, dict(notes.metadata)))
+        seqs.append(in_order_of(NoteSequence(notes.notes, label, notes.sustain,
+                                             dict(notes.metadata)), reference))
     return labels, seqs
+
+
+def in_order_of(seq: NoteSequence, reference: NoteSequence) -> NoteSequence:
+    """``seq``'s notes in ``reference``'s order (matched by pitch and onset), so that note i
+    is the same note in every fingering: the reach analysis compares them index by index,
+    and a PIG round trip may order simultaneous notes differently. A note of ``reference``
+    missing from ``seq`` is an ``InputError``."""
+    index = align(seq, reference)
+    if (index < 0).any() or len(seq) != len(reference):
+        raise InputError("its notes differ from the piece the robot played", file=seq.name,
+                         field="notes")
+    return NoteSequence(tuple(seq.notes[i] for i in index), seq.name, seq.sustain,
+                        dict(seq.metadata))
 
 
 # ------------------------------------------------------------------------------ reach
@@ -357,20 +375,25 @@ def run_fingering_experiment(song: str | None, *, pig_dir: str | Path | None = N
 def compare_with_humans(runs: Sequence[common.SeedRun], labels: Sequence[str],
                         humans: Sequence[NoteSequence], reach, out: Path, *, title: str,
                         hand: str) -> dict[str, Any]:
-    """Match rates (per seed, CI), human agreement, usage, plots and the reach analysis."""
+    """Match rates (per seed, CI), human agreement, usage, plots and the reach analysis.
+
+    The headline match rates are over the notes the robot pressed, next to how many those
+    are; the notes it never pressed are their own category (an unpressed note says nothing
+    about which finger the policy would choose). The rates over all notes, where an
+    unpressed note is a miss (Nakamura et al.'s definition, as ``fingering compare``
+    reports for annotators that finger every note), are kept as ``match_all_notes``.
+    """
     learned = [common.read_learned_fingering(r) for r in runs]
     if any(seq is None for seq in learned):
         raise InputError("a run has no learned fingering (the environment has no notes)",
                          file=runs[0].path, field="final")
+    learned = [in_order_of(seq, humans[0]) for seq in learned]
     rates = [match_rates(seq, list(humans), piece=title) for seq in learned]
-    kinds = ("general", "highest", "soft")
-    match = {k: stats.mean_ci([getattr(r.overall, k) for r in rates]).to_dict() for k in kinds}
-    per_hand = {h: {k: stats.mean_ci([getattr(r.per_hand[h], k) for r in rates]).to_dict()
-                    for k in kinds} for h in HANDS}
+    cis, pressed = _rates_over_seeds(rates)
     agreement = human_agreement(list(humans), piece=title)
     human_baseline = None if agreement is None else {
-        **{k: getattr(agreement.overall, k) for k in kinds},
-        "per_hand": {h: {k: getattr(agreement.per_hand[h], k) for k in kinds} for h in HANDS}}
+        **{k: getattr(agreement.overall, k) for k in KINDS},
+        "per_hand": {h: {k: getattr(agreement.per_hand[h], k) for k in KINDS} for h in HANDS}}
 
     best = int(np.nanargmax([r.final.get("f1", math.nan) if r.final.get("f1") is not None
                              else -1.0 for r in runs]))
@@ -384,29 +407,69 @@ def compare_with_humans(runs: Sequence[common.SeedRun], labels: Sequence[str],
                                             labels=(labels[0], robot_label),
                                             title=f"{title}: fingering by finger"),
         "confusion": plots.plot_confusion(shown_rates.confusion, out / "confusion.png",
-                                          title=f"{title}: human finger vs robot finger",
-                                          machine_label="robot"),
+                                          title=f"{title}: human finger vs {robot_label}",
+                                          machine_label="robot", annotators=len(humans)),
     }
     reach_summary, files["reach"] = _reach_analysis(
         labels, humans, shown, reach, runs[best], out / "reach.png",
         title=f"{title}: human chords vs {hand}'s reach")
-    usage_robot = finger_usage(learned)  # pooled over seeds
-    table = _table(match, per_hand, human_baseline, len(humans))
+    usage = _usage_summary(learned, humans)
+    table = _table(cis, pressed, human_baseline, len(humans), [run.seed for run in runs])
+    table += "\n" + _usage_table(usage, len(runs), len(humans))
     common.write_text(out / "table.md", table)
     return {
-        "match": match, "match_per_hand": per_hand,
-        "per_seed_match": [{k: getattr(r.overall, k) for k in kinds} | {"seed": run.seed}
+        **_ci_dicts(cis),
+        "match_basis": "notes the robot pressed (see pressed_notes); match_all_notes counts "
+                       "an unpressed note as a miss",
+        "pressed_notes": pressed,
+        "per_seed_match": [{k: getattr(r.played, k) for k in KINDS}
+                           | {"seed": run.seed, "pressed_notes": r.fingered}
                            for r, run in zip(rates, runs)],
-        "human_agreement": human_baseline,
-        "finger_usage": {"rows": list(HANDS), "columns": list(FINGER_NAMES),
-                         "humans_pooled": finger_usage(list(humans)).round(4).tolist(),
-                         "robot_pooled_over_seeds": usage_robot.round(4).tolist(),
-                         "robot_pressed_notes": sum(1 for seq in learned for n in seq.notes
-                                                    if n.finger)},
+        "human_agreement": human_baseline, "finger_usage": usage,
         "confusion_seed": runs[best].seed, "confusion_right_left": shown_rates.confusion.tolist(),
+        "confusion_columns": list(CONFUSION_COLUMNS),
         "reach": reach_summary, "table_markdown": table,
         "plots": {k: str(v) for k, v in files.items()},
     }
+
+
+def _rates_over_seeds(rates: Sequence[PieceMatch]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each kind of match rate over seeds as a ``stats.ConfidenceInterval``: over the notes
+    pressed (``match``, ``match_per_hand``) and over all notes (``match_all_notes...``),
+    and how many notes each seed pressed, overall and per hand."""
+    def over_seeds(per_seed: Sequence[MatchRates]) -> dict[str, stats.ConfidenceInterval]:
+        return {k: stats.mean_ci([getattr(r, k) for r in per_seed]) for k in KINDS}
+
+    cis = {"match": over_seeds([r.played for r in rates]),
+           "match_per_hand": {h: over_seeds([r.played_per_hand[h] for r in rates]) for h in HANDS},
+           "match_all_notes": over_seeds([r.overall for r in rates]),
+           "match_all_notes_per_hand": {h: over_seeds([r.per_hand[h] for r in rates])
+                                        for h in HANDS}}
+    pressed = {"notes": rates[0].notes, "per_seed": [r.fingered for r in rates],
+               "per_hand": {h: {"notes": rates[0].per_hand[h].notes,
+                                "per_seed": [r.played_per_hand[h].notes for r in rates]}
+                            for h in HANDS}}
+    return cis, pressed
+
+
+def _ci_dicts(tree: dict[str, Any]) -> dict[str, Any]:
+    """The same nesting with every ``ConfidenceInterval`` as its summary.json dict."""
+    return {k: v.to_dict() if isinstance(v, stats.ConfidenceInterval) else _ci_dicts(v)
+            for k, v in tree.items()}
+
+
+def _usage_summary(learned: Sequence[NoteSequence], humans: Sequence[NoteSequence]) -> dict[str, Any]:
+    """Finger usage (rows right, left), robot pooled over seeds and humans over annotators:
+    shares of the fingered notes and the counts behind them."""
+    robot, robot_unplayed = finger_counts(learned)
+    human, _ = finger_counts(list(humans))
+    return {"rows": list(HANDS), "columns": list(FINGER_NAMES),
+            "humans_pooled": finger_usage(list(humans)).round(4).tolist(),
+            "humans_counts": human.tolist(),
+            "robot_pooled_over_seeds": finger_usage(learned).round(4).tolist(),
+            "robot_counts_pooled_over_seeds": robot.tolist(),
+            "robot_not_played_pooled_over_seeds": robot_unplayed.tolist(),
+            "robot_pressed_notes": int(robot.sum())}
 
 
 def _reach_analysis(labels: Sequence[str], humans: Sequence[NoteSequence], shown: NoteSequence,
@@ -431,6 +494,7 @@ def _reach_analysis(labels: Sequence[str], humans: Sequence[NoteSequence], shown
         "human_pairs_beyond_reach": sum(1 for c in conflicts if c.kind == "beyond reach"),
         "human_notes_with_missing_finger": sum(1 for c in conflicts if c.kind == "missing finger"),
         "robot_pairs": len(own), "robot_pairs_beyond_own_reach": sum(not p["feasible"] for p in own),
+        "robot_unpressed_notes": sum(1 for n in shown.notes if not n.finger),
         "differing_note_annotator_pairs": differing["count"],
         "differing_explained_by_reach": explained,
         "example": None if example is None else {**asdict(example), "text": example.describe()},
@@ -439,11 +503,12 @@ def _reach_analysis(labels: Sequence[str], humans: Sequence[NoteSequence], shown
 
 
 def _differing_notes(learned: NoteSequence, humans: Sequence[NoteSequence]) -> dict[str, Any]:
-    """(note index, annotator index) where the robot's hand+finger differs from the human's."""
+    """(note index, annotator index) where the robot pressed the note with another hand or
+    finger than the human's (a note it never pressed is no choice of finger)."""
     pairs = []
     for a, seq in enumerate(humans):
         for i, (r, h) in enumerate(zip(learned.notes, seq.notes)):
-            if h.finger and (r.hand != h.hand or r.finger != h.finger):
+            if h.finger and r.finger and (r.hand != h.hand or r.finger != h.finger):
                 pairs.append((i, a))
     return {"count": len(pairs), "pairs": pairs}
 
@@ -455,22 +520,66 @@ def _explained_by_reach(differing: dict[str, Any], conflicts: Sequence[ReachConf
     return sum(1 for pair in differing["pairs"] if tuple(pair) in flagged)
 
 
-def _table(match: dict, per_hand: dict, human: dict | None, annotators: int) -> str:
-    def cell(d: dict) -> str:
-        if d.get("mean") is None:
-            return "n/a"
-        half = d.get("ci_half_width")
-        return f"{100 * d['mean']:.1f}%" + (f" +- {100 * half:.1f}" if half is not None else "")
+def _counts(per_seed: Sequence[int], total: int) -> str:
+    """``3 of 14``, or ``3, 5 of 14`` (one count per seed) when the seeds differ."""
+    if len(set(per_seed)) <= 1:
+        return f"{per_seed[0] if per_seed else 0} of {total}"
+    return f"{', '.join(str(v) for v in per_seed)} of {total}"
 
-    rows = [["robot (OT) vs humans", cell(match["general"]), cell(match["highest"]),
-             cell(match["soft"]), cell(per_hand["right"]["general"]), cell(per_hand["left"]["general"])]]
+
+def _table(cis: dict[str, Any], pressed: dict[str, Any], human: dict | None, annotators: int,
+           seeds: Sequence[int]) -> str:
+    """Match rates: over the notes the robot pressed, the notes it did not press, over all
+    notes, and the humans among themselves. Rates over seeds are ``stats`` CIs (seed values
+    below ``stats.MIN_SEEDS_FOR_CI`` seeds)."""
+    def cell(ci: stats.ConfidenceInterval) -> str:
+        return ci.format(1, percent=True)
+
+    def hands(counts: dict[str, list[int]]) -> str:
+        return "; ".join(f"{h} {_counts(counts[h], pressed['per_hand'][h]['notes'])}"
+                         for h in HANDS)
+
+    match, per_hand, match_all = cis["match"], cis["match_per_hand"], cis["match_all_notes"]
+    total = pressed["notes"]
+    unpressed = [total - k for k in pressed["per_seed"]]
+    unpressed_hand = {h: [pressed["per_hand"][h]["notes"] - k for k in pressed["per_hand"][h]["per_seed"]]
+                      for h in HANDS}
+    robot = f"robot (OT, seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds))})"
+    rows = [[f"{robot} vs humans, over the notes it pressed",
+             f"{_counts(pressed['per_seed'], total)} "
+             f"({hands({h: pressed['per_hand'][h]['per_seed'] for h in HANDS})})",
+             cell(match["general"]), cell(match["highest"]), cell(match["soft"]),
+             cell(per_hand["right"]["general"]), cell(per_hand["left"]["general"])],
+            [f"not played by the {robot}", f"{_counts(unpressed, total)} ({hands(unpressed_hand)})",
+             "-", "-", "-", "-", "-"],
+            [f"{robot} vs humans, all notes (not played = wrong finger)", f"{total}",
+             cell(match_all["general"]), cell(match_all["highest"]), cell(match_all["soft"]),
+             "", ""]]
     if human is not None:
-        rows.append([f"humans vs each other (leave-one-out, {annotators} annotators)",
+        rows.append([f"humans vs each other (leave-one-out, {annotators} annotators)", f"{total}",
                      f"{100 * human['general']:.1f}%", f"{100 * human['highest']:.1f}%",
                      f"{100 * human['soft']:.1f}%", f"{100 * human['per_hand']['right']['general']:.1f}%",
                      f"{100 * human['per_hand']['left']['general']:.1f}%"])
-    return common.markdown_table(["fingering", "general match", "highest", "soft",
+    return common.markdown_table(["fingering", "notes", "general match", "highest", "soft",
                                   "right hand (general)", "left hand (general)"], rows)
+
+
+def _usage_table(usage: dict[str, Any], seeds: int, annotators: int) -> str:
+    """Notes per finger (and share of the hand's fingered notes), robot vs humans."""
+    robot, human = usage["robot_counts_pooled_over_seeds"], usage["humans_counts"]
+    robot_unplayed = usage["robot_not_played_pooled_over_seeds"]
+
+    def row(hand: int, counts: list[int], unplayed: int | str, who: str) -> list[str]:
+        total = sum(counts)
+        return [HANDS[hand], who] + [f"{c} ({100 * c / total:.0f}%)" if total else "0"
+                                     for c in counts] + [str(unplayed)]
+
+    rows = []
+    for k in range(len(HANDS)):
+        rows.append(row(k, robot[k], int(robot_unplayed[k]),
+                        f"robot, {seeds} seed{'s' if seeds != 1 else ''} pooled"))
+        rows.append(row(k, human[k], "-", f"humans, {annotators} annotators pooled"))
+    return common.markdown_table(["hand", "fingering"] + list(FINGER_NAMES) + ["not played"], rows)
 
 
 def _loaded_run(run: Path, song: str | None, pig_dir, hand: str):
