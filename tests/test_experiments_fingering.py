@@ -207,6 +207,15 @@ def test_compare_with_humans_rates_usage_plots_and_reach(tmp_path):
     for name in ("finger_usage", "piano_roll", "confusion", "reach"):
         assert Path(result["plots"][name]).is_file()
     assert "general match" in (out / "table.md").read_text()
+    # the annotator's plan for this hand, the same notes: what a residual policy starts from
+    from fingering.annotate import suggest_fingering
+
+    plan = fvh.in_order_of(suggest_fingering(humans[0], four_finger_reach(0.12)), humans[0])
+    same = sum(1 for r, p in zip(learned.notes, plan.notes)
+               if (r.hand, r.finger) == (p.hand, p.finger)) / 5
+    assert result["annotator_plan"]["robot_same_finger_as_plan"]["mean"] == pytest.approx(same)
+    assert 0.0 <= result["annotator_plan"]["vs_humans"]["general"] <= 1.0
+    assert "annotator's plan" in (out / "table.md").read_text()
     json.dumps(common._jsonable(result))  # summary-ready
 
 

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from fingering import keyboard, plots
+from fingering.annotate import suggest_fingering
 from fingering.keyboard import key_name
 from fingering.match import (CONFUSION_COLUMNS, HANDS, MatchRates, PieceMatch, align,
                             finger_counts, finger_usage, human_agreement, match_rates)
@@ -390,6 +391,7 @@ def compare_with_humans(runs: Sequence[common.SeedRun], labels: Sequence[str],
     learned = [in_order_of(seq, humans[0]) for seq in learned]
     rates = [match_rates(seq, list(humans), piece=title) for seq in learned]
     cis, pressed = _rates_over_seeds(rates)
+    plan = _annotator_plan(learned, humans, reach, title)
     agreement = human_agreement(list(humans), piece=title)
     human_baseline = None if agreement is None else {
         **{k: getattr(agreement.overall, k) for k in KINDS},
@@ -414,7 +416,7 @@ def compare_with_humans(runs: Sequence[common.SeedRun], labels: Sequence[str],
         labels, humans, shown, reach, runs[best], out / "reach.png",
         title=f"{title}: human chords vs {hand}'s reach")
     usage = _usage_summary(learned, humans)
-    table = _table(cis, pressed, human_baseline, len(humans), [run.seed for run in runs])
+    table = _table(cis, pressed, human_baseline, len(humans), [run.seed for run in runs], plan)
     table += "\n" + _usage_table(usage, len(runs), len(humans))
     common.write_text(out / "table.md", table)
     return {
@@ -426,11 +428,28 @@ def compare_with_humans(runs: Sequence[common.SeedRun], labels: Sequence[str],
                            | {"seed": run.seed, "pressed_notes": r.fingered}
                            for r, run in zip(rates, runs)],
         "human_agreement": human_baseline, "finger_usage": usage,
+        "annotator_plan": {k: v.to_dict() if isinstance(v, stats.ConfidenceInterval) else v
+                           for k, v in plan.items()},
         "confusion_seed": runs[best].seed, "confusion_right_left": shown_rates.confusion.tolist(),
         "confusion_columns": list(CONFUSION_COLUMNS),
         "reach": reach_summary, "table_markdown": table,
         "plots": {k: str(v) for k, v in files.items()},
     }
+
+
+def _annotator_plan(learned: Sequence[NoteSequence], humans: Sequence[NoteSequence], reach,
+                    title: str) -> dict[str, Any]:
+    """The offline annotator's fingering of the same notes for this hand (``fingering.
+    annotate``, the plan the kinematic pianist plays, so the starting point of a residual
+    policy): how it matches the humans, and how often the robot pressed a note with the
+    plan's finger. A robot that learned on top of the pianist inherits its fingering where
+    the two agree; the rows keep that apart from what the agent chose itself."""
+    plan = in_order_of(suggest_fingering(humans[0], reach), humans[0])
+    vs_humans = match_rates(plan, list(humans), piece=title).overall
+    robot_vs_plan = [match_rates(seq, [plan], piece=title).played.general for seq in learned]
+    return {"vs_humans": {k: getattr(vs_humans, k) for k in KINDS},
+            "robot_same_finger_as_plan": stats.mean_ci(robot_vs_plan),
+            "robot_same_finger_as_plan_per_seed": robot_vs_plan}
 
 
 def _rates_over_seeds(rates: Sequence[PieceMatch]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -528,7 +547,7 @@ def _counts(per_seed: Sequence[int], total: int) -> str:
 
 
 def _table(cis: dict[str, Any], pressed: dict[str, Any], human: dict | None, annotators: int,
-           seeds: Sequence[int]) -> str:
+           seeds: Sequence[int], plan: dict[str, Any] | None = None) -> str:
     """Match rates: over the notes the robot pressed, the notes it did not press, over all
     notes, and the humans among themselves. Rates over seeds are ``stats`` CIs (seed values
     below ``stats.MIN_SEEDS_FOR_CI`` seeds)."""
@@ -555,6 +574,13 @@ def _table(cis: dict[str, Any], pressed: dict[str, Any], human: dict | None, ann
             [f"{robot} vs humans, all notes (not played = wrong finger)", f"{total}",
              cell(match_all["general"]), cell(match_all["highest"]), cell(match_all["soft"]),
              "", ""]]
+    if plan is not None:
+        rows.append([f"{robot}: same finger as the annotator's plan, over the notes it pressed",
+                     _counts(pressed["per_seed"], total), cell(plan["robot_same_finger_as_plan"]),
+                     "", "", "", ""])
+        rows.append(["annotator's plan (fingering.annotate for this hand; what the kinematic "
+                     "pianist plays) vs humans", f"{total}",
+                     *(f"{100 * plan['vs_humans'][k]:.1f}%" for k in KINDS), "", ""])
     if human is not None:
         rows.append([f"humans vs each other (leave-one-out, {annotators} annotators)", f"{total}",
                      f"{100 * human['general']:.1f}%", f"{100 * human['highest']:.1f}%",
