@@ -149,7 +149,8 @@ class DroQ:
             temp_opt=self.temp_tx.init(log_temp), rng=rng, step=jnp.zeros((), jnp.int32),
             actor_stats=dict(actor_vars.get("batch_stats", {})),
             critic_stats=dict(critic_vars.get("batch_stats", {})),
-            actor_metrics={k: jnp.full((), jnp.nan, jnp.float32) for k in _ACTOR_METRICS})
+            # (the first update is an actor step: these zeros are never reported)
+            actor_metrics={k: jnp.zeros((), jnp.float32) for k in _ACTOR_METRICS})
 
     # ------------------------------------------------------------------ networks
     def actor_apply(self, params: Params, stats: Params, obs: Obs, training: bool = False

@@ -118,7 +118,7 @@ class DroQConfig(_Config):
         False, description="actor mean head starts at zero: the untrained deterministic action is "
                            "exactly 0 (with --base-policy: the base policy exactly)")
     critic_hidden_dims: tuple[int, ...] | None = Field(
-        None, min_length=1, description="critic MLP widths, e.g. 2048,2048 (default: hidden_dims)")
+        None, min_length=1, description="critic MLP widths, e.g. 2048,2048")
     policy_delay: int = Field(
         1, ge=1, description="critic updates per actor and temperature update")
     bn_momentum: float = Field(
