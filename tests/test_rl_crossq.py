@@ -1,4 +1,4 @@
-"""CrossQ: batch-renormalised networks, no target critics, one joint critic pass, eval-mode acting."""
+"""CrossQ: batch renorm, no target critics, one joint critic pass, eval-mode acting."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""n-step returns in the replay: hand-computed targets, episode ends, the write head, wrap-around."""
+"""n-step returns in the replay: hand-computed targets, episode ends, write head, wrap."""
 
 from __future__ import annotations
 
