@@ -7,7 +7,12 @@ so that load from other processes hits all variants alike; ratios are against th
 flax ``Dropout`` with threefry masks, update order critic -> actor -> temperature) with the
 same shapes: batch 256, obs 1144 (165 real-valued + 979 binary goal bits), action 39.
 
-    python benchmarks/droq_bench.py [--rounds 5] [--env fake|real] [--song twinkle]
+    python benchmarks/droq_bench.py [--rounds 5] [--env fake|real] [--song twinkle] [--crossq]
+
+``--crossq`` adds CrossQ rows (``DroQConfig.algorithm="crossq"``): the paper preset (critics
+2x2048, actor 2x256, batch renorm, one joint critic pass over 2x256 rows) and the same with
+2x256 critics. Note the schedules differ: RP1M's DroQ updates every 2 environment steps,
+CrossQ every step (UTD 1), so per environment step CrossQ needs twice the updates/s.
 
 The training-steps/s rows time ``training.rl.loop`` on an environment (default: the real
 ``pianoenv`` when it exists, else the fake one) with updates every ``update_interval`` steps.
@@ -31,7 +36,7 @@ import numpy as np
 import optax
 
 from training.rl.agent import Batch, DroQ
-from training.rl.config import DroQConfig
+from training.rl.config import PRESETS, DroQConfig
 from training.rl.networks import Obs
 from training.rl.replay import active_capacity, active_indices
 
@@ -173,7 +178,21 @@ def timed(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def bench_updates(rounds: int, repeats: int, active: int) -> dict[str, float]:
+def agent_rows(crossq: bool) -> list[tuple[str, DroQConfig, int]]:
+    """(label, agent config, updates per call) of the rows timed with our agent."""
+    rows = [("ours, dense first layer", DroQConfig(sparse_goals=False), 1),
+            ("ours, sparse goals", DroQConfig(), 1),
+            ("ours, sparse goals, scan of 2", DroQConfig(), 2)]
+    if crossq:
+        preset = DroQConfig(**PRESETS["crossq"].agent)
+        rows += [("CrossQ preset (critics 2x2048), sparse goals", preset, 1),
+                 ("CrossQ, critics 2x256, sparse goals",
+                  preset.replace(critic_hidden_dims=(256, 256)), 1)]
+    return rows
+
+
+def bench_updates(rounds: int, repeats: int, active: int, crossq: bool = False
+                  ) -> dict[str, float]:
     rng = np.random.default_rng(0)
     raw = make_batches(rng, 4, active)
     variants = {}
@@ -189,9 +208,8 @@ def bench_updates(rounds: int, repeats: int, active: int) -> dict[str, float]:
         jax.block_until_ready(holder["ref"])
     variants["robopianist-rl (reference)"] = (run_ref, 1)
 
-    for label, sparse, n in (("ours, dense first layer", False, 1), ("ours, sparse goals", True, 1),
-                             ("ours, sparse goals, scan of 2", True, 2)):
-        agent = DroQ(DroQConfig(sparse_goals=sparse), DENSE, BITS, ACTION)
+    for label, agent_config, n in agent_rows(crossq):
+        agent = DroQ(agent_config, DENSE, BITS, ACTION)
         holder[label] = agent.init(0)
         batches = []
         for d, b, a, r, disc, nd, nb in raw[:n]:
@@ -278,11 +296,13 @@ def main() -> None:
     parser.add_argument("--song", default="twinkle")
     parser.add_argument("--train-steps", type=int, default=600,
                         help="timed training steps on the real environment (0: skip)")
+    parser.add_argument("--crossq", action="store_true",
+                        help="also time CrossQ updates (paper preset and 2x256 critics)")
     args = parser.parse_args()
     load = os.getloadavg()[0]
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPUs, "
           f"load average at start {load:.2f}")
-    rates = bench_updates(args.rounds, args.repeats, args.active)
+    rates = bench_updates(args.rounds, args.repeats, args.active, args.crossq)
     base = rates["robopianist-rl (reference)"]
     print(f"\n{'gradient updates (batch 256, obs 1144, act 39)':<56} {'updates/s':>10} {'ratio':>7}")
     for label, rate in rates.items():

@@ -34,15 +34,27 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from training.rl.config import PRESETS  # noqa: E402 - light (pydantic), after the path
+
 THRESHOLDS = (0.5, 0.75, 0.9)
+_CROSSQ = PRESETS["crossq"]
+_IK = {"base_policy": "ik"}
 
 # name -> (TrainConfig overrides, env_kwargs, DroQConfig overrides). Add an arm here.
 ARMS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
     "droq": ({}, {}, {}),
-    "residual-ik": ({}, {"base_policy": "ik"}, {}),
+    "residual-ik": ({}, _IK, {}),
     "residual-ik-small": ({}, {"base_policy": "ik", "residual_scale": 0.1}, {}),
     "utd1": ({"update_interval": 1}, {}, {}),
     "rprl": ({}, {}, {"discount": 0.8, "tau": 0.005}),
+    # learner options (DroQConfig): n-step targets, CrossQ (paper preset: critics 2x2048, UTD
+    # 1), CrossQ with 2x256 critics (~CPU cost of the DroQ critics), zero-initialised mean
+    "residual-ik-nstep3": ({}, _IK, {"n_step": 3}),
+    "residual-ik-crossq": (_CROSSQ.run, _IK, _CROSSQ.agent),
+    "residual-ik-crossq-256": (_CROSSQ.run, _IK, {**_CROSSQ.agent,
+                                                  "critic_hidden_dims": (256, 256)}),
+    "residual-ik-zero": ({}, _IK, {"actor_zero_init": True}),
+    "crossq": (_CROSSQ.run, {}, _CROSSQ.agent),
 }
 
 

@@ -160,7 +160,8 @@ def read_checkpoint(path: Path, template: Any) -> Checkpoint:
     try:
         data = flax.serialization.msgpack_restore(payload)
         meta = json.loads(bytes(np.asarray(data["meta"], np.uint8)).decode())
-        agent = flax.serialization.from_state_dict(template, data["agent"])
+        agent = flax.serialization.from_state_dict(template, _with_added_fields(template,
+                                                                                data["agent"]))
     except Exception as exc:  # noqa: BLE001 - any decoding failure means an unusable file
         raise InputError(f"cannot decode ({type(exc).__name__}: {exc})", file=path,
                          field="checkpoint") from None
@@ -169,6 +170,18 @@ def read_checkpoint(path: Path, template: Any) -> Checkpoint:
         raise InputError(f"parameter {mismatch} does not match this config (different "
                          "network sizes or observation/action sizes?)", file=path, field="agent")
     return Checkpoint(path=path, step=int(meta["step"]), agent=agent, meta=meta)
+
+
+def _with_added_fields(template: Any, state: Any) -> Any:
+    """``state`` plus the template's value of every field the agent state gained after the
+    checkpoint was written (``ADDED_FIELDS``: batch-norm statistics, actor metrics), so
+    checkpoints of earlier versions still load."""
+    added = getattr(type(template), "ADDED_FIELDS", ())
+    missing = [name for name in added if isinstance(state, dict) and name not in state]
+    if not missing:
+        return state
+    fresh = flax.serialization.to_state_dict(template)
+    return {**state, **{name: fresh[name] for name in missing}}
 
 
 def _structure_mismatch(template: Any, restored: Any) -> str | None:

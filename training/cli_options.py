@@ -44,6 +44,9 @@ def budget_seconds(minutes: float | None, flag: str = "--time-budget") -> float 
     return 60.0 * minutes
 
 
+WIDTH_FIELDS = ("hidden_dims", "critic_hidden_dims")  # MLP widths: comma-separated on the CLI
+
+
 def parse_hidden_dims(text: str, flag: str = "--hidden-dims") -> tuple[int, ...]:
     """``256,256,256`` -> (256, 256, 256); anything else is an InputError naming ``flag``."""
     try:
@@ -75,9 +78,9 @@ def field_option(name: str, info: FieldInfo) -> tuple[Any, Any]:
     (left out = keep the model's value), and the help shows the model's default."""
     help_text = info.description or ""
     default = info.get_default(call_default_factory=True)
-    if name == "hidden_dims":
-        return str | None, typer.Option(_flag(name), help=f"{help_text} (default: "
-                                                          f"{','.join(map(str, default))})")
+    if name in WIDTH_FIELDS:
+        shown = ",".join(map(str, default)) if default else "hidden_dims"
+        return str | None, typer.Option(_flag(name), help=f"{help_text} (default: {shown})")
     if name == "env_kwargs":
         return list[str] | None, typer.Option(
             "--env-arg", help="extra pianoenv task argument KEY=VALUE (JSON value), repeatable")
@@ -105,8 +108,8 @@ def model_parameters(model: type[BaseModel], skip: tuple[str, ...] = ()) -> list
 
 def option_value(name: str, value: Any) -> Any:
     """A CLI value in the model's type (``--hidden-dims`` text, ``--env-arg`` items)."""
-    if name == "hidden_dims":
-        return parse_hidden_dims(value)
+    if name in WIDTH_FIELDS:
+        return parse_hidden_dims(value, _flag(name))
     if name == "env_kwargs":
         return parse_key_values(value, "--env-arg")
     return value

@@ -35,7 +35,7 @@ from training.cli_options import (
     with_parameters,
 )
 from training.jaxcache import enable_compilation_cache
-from training.rl.config import DroQConfig, TrainConfig
+from training.rl.config import PRESETS, DroQConfig, TrainConfig
 
 # Fields that may change when resuming: they alter the schedule, not the learning problem.
 RESUMABLE_FIELDS = ("steps", "eval_interval", "eval_episodes", "log_interval",
@@ -112,7 +112,13 @@ def train_command(**options: Any) -> None:
     if backend not in ("cpu", "mjx"):
         raise InputError(f"unknown backend {backend!r}; one of cpu, mjx", field="--backend")
     base_policy, residual_scale = options.pop("base_policy"), options.pop("residual_scale")
+    preset = options.pop("agent_preset")
     run, agent = overrides_from_options(options)
+    if preset is not None:  # the preset's values, then the flags given
+        if preset not in PRESETS:
+            raise InputError(f"unknown preset {preset!r}; one of {', '.join(PRESETS)}",
+                             field="--agent-preset")
+        run, agent = {**PRESETS[preset].run, **run}, {**PRESETS[preset].agent, **agent}
     enable_compilation_cache()
     if backend == "mjx":
         if base_policy not in (None, "none") or residual_scale is not None:
@@ -223,6 +229,11 @@ _TRAIN_PARAMETERS = [
     keyword("residual_scale", Annotated[float | None, typer.Option(
         "--residual-scale", help="with --base-policy: largest correction, as a fraction of each "
                                  "actuator's half-range (default 0.25)")], None),
+    keyword("agent_preset", Annotated[str | None, typer.Option(
+        "--agent-preset", help="start from a published agent configuration (other flags "
+                               "override it): " + "; ".join(
+                                   f"{name}: {p.description}" for name, p in PRESETS.items()))],
+        None),
     keyword("backend", Annotated[str, typer.Option(
         "--backend", help="cpu: DroQ on the CPU env; mjx: PPO on the MJX env (training.mjx_ppo; "
                           "of the agent flags only --hidden-dims and --activation apply)")], "cpu"),

@@ -27,14 +27,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_serializer)
 
 from handspec.atomic import write_text
 from handspec.errors import InputError
 
 ACTIVATIONS = ("gelu", "relu", "elu", "tanh", "silu")
+ALGORITHMS = ("droq", "crossq")
 FINGERING_MODES = ("ot", "human", "annotator", "none")
 SEED_LIMIT = 2 ** 32  # numpy and JAX seeds are 32-bit
 
@@ -59,7 +61,31 @@ class _Config(BaseModel):
 
 
 class DroQConfig(_Config):
-    """DroQ (Hiraoka et al. 2022) = SAC with dropout + LayerNorm Q-functions (RP1M Table 4)."""
+    """The off-policy actor-critic agent; the defaults are DroQ as in RP1M Table 4.
+
+    DroQ (Hiraoka et al. 2022) is SAC with dropout + LayerNorm Q-functions and EMA target
+    critics. Three options, all off by default (a default config is Table 4 exactly):
+
+    * ``n_step``: n-step TD targets. The replay sums ``n`` discounted rewards at sampling
+      time (``training.rl.replay``) and bootstraps from the observation ``n`` steps later,
+      or from the episode's last one when it ends first. The stored data do not depend on
+      ``n``; intermediate entropy terms are not added (as in RLPD/SAC n-step variants).
+    * ``algorithm="crossq"``: CrossQ (Bhatt et al., ICLR 2024): Batch Renormalization in
+      the critics and the actor, no target critics, the current and next (s, a) pairs in one
+      critic forward pass (the BN statistics see both; the target is the stop-gradient of the
+      next half). ``tau`` is unused. Its paper settings are the preset ``crossq``
+      (``PRESETS``, ``pianohands train --agent-preset crossq``).
+    * ``actor_zero_init``: the actor's mean head starts at zero, so the untrained
+      deterministic action is exactly 0: with a residual environment the agent starts by
+      playing the base policy exactly.
+    """
+
+    # Fields added after config.json files were first written: left out of the JSON while
+    # they hold their default, so an older run's config reads and writes back byte for byte
+    # (and a default run's config stays readable by older code).
+    OMIT_WHEN_DEFAULT: ClassVar[tuple[str, ...]] = (
+        "algorithm", "n_step", "actor_zero_init", "critic_hidden_dims", "policy_delay",
+        "bn_momentum", "bn_warmup")
 
     hidden_dims: tuple[int, ...] = Field(
         (256, 256, 256), min_length=1, description="MLP widths (actor and critics), e.g. 256,256,256")
@@ -84,8 +110,24 @@ class DroQConfig(_Config):
     sparse_goals: bool = Field(
         True, description="first layers sum weight rows of the active binary inputs instead of "
                           "a dense matmul (same result, ~2x fewer FLOPs)")
+    algorithm: Literal[ALGORITHMS] = Field(
+        "droq", description="droq: EMA target critics (RP1M); crossq: batch-renormalised critics "
+                            "and actor, no target critics, joint forward pass (Bhatt et al. 2024)")
+    n_step: int = Field(1, ge=1, description="n-step TD targets (1: one-step, RP1M)")
+    actor_zero_init: bool = Field(
+        False, description="actor mean head starts at zero: the untrained deterministic action is "
+                           "exactly 0 (with --base-policy: the base policy exactly)")
+    critic_hidden_dims: tuple[int, ...] | None = Field(
+        None, min_length=1, description="critic MLP widths, e.g. 2048,2048")
+    policy_delay: int = Field(
+        1, ge=1, description="critic updates per actor and temperature update")
+    bn_momentum: float = Field(
+        0.99, ge=0.0, lt=1.0, description="crossq: running-statistics decay of batch renorm")
+    bn_warmup: int = Field(
+        100_000, ge=0, description="crossq: updates of plain batch norm before batch renorm "
+                                   "corrections start")
 
-    @field_validator("hidden_dims", mode="before")
+    @field_validator("hidden_dims", "critic_hidden_dims", mode="before")
     @classmethod
     def _widths(cls, value: Any) -> Any:
         # JSON has no tuples; every width must be a positive int
@@ -99,6 +141,53 @@ class DroQConfig(_Config):
     def model_post_init(self, context: Any) -> None:
         if not self.log_std_min < self.log_std_max:
             raise InputError("must be below log_std_max", field="log_std_min")
+
+    @model_serializer(mode="wrap")
+    def _omit_new_defaults(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        for name in self.OMIT_WHEN_DEFAULT:
+            if getattr(self, name) == type(self).model_fields[name].default:
+                data.pop(name, None)
+        return data
+
+    @property
+    def critic_widths(self) -> tuple[int, ...]:
+        return self.critic_hidden_dims or self.hidden_dims
+
+    @classmethod
+    def preset(cls, name: str) -> DroQConfig:
+        """The agent part of a named preset (``PRESETS``), defaults elsewhere."""
+        if name not in PRESETS:
+            raise InputError(f"unknown preset {name!r}; one of {', '.join(PRESETS)}",
+                             field="--agent-preset")
+        return cls(**PRESETS[name].agent)
+
+
+class Preset(NamedTuple):
+    """A published configuration as config overrides: agent fields and run fields (the
+    update-to-data ratio is a run field, ``update_interval``)."""
+
+    agent: dict[str, Any]
+    run: dict[str, Any]
+    description: str
+
+
+PRESETS: dict[str, Preset] = {
+    # Bhatt et al., ICLR 2024, and their reference code (github.com/adityab/CrossQ, -algo
+    # crossq): BRN momentum 0.99, 100k BN warm-up updates, ReLU, critics 2x2048 and actor
+    # 2x256 with batch renorm, no dropout/LayerNorm, Adam lr 1e-3 with beta1 0.5, actor
+    # (and temperature) every 3rd critic update, UTD 1 (one update per environment step).
+    # Kept from RP1M: discount 0.88, batch 256, entropy target -|A|/2, two critics.
+    "crossq": Preset(
+        agent={"algorithm": "crossq", "hidden_dims": (256, 256),
+               "critic_hidden_dims": (2048, 2048), "activation": "relu", "critic_dropout": 0.0,
+               "critic_layer_norm": False, "actor_lr": 1e-3, "critic_lr": 1e-3,
+               "temp_lr": 1e-3, "adam_b1": 0.5, "policy_delay": 3, "bn_momentum": 0.99,
+               "bn_warmup": 100_000},
+        run={"update_interval": 1, "updates_per_interval": 1},
+        description="CrossQ (Bhatt et al. 2024): batch renorm, no target critics, critics "
+                    "2x2048, Adam beta1 0.5, lr 1e-3, policy delay 3, UTD 1"),
+}
 
 
 class TrainConfig(_Config):

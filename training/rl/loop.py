@@ -146,7 +146,8 @@ class Trainer:
         self.agent = DroQ(config.agent, layout.dense_dim, layout.num_bits, action_dim)
         self.state = self.agent.init(config.seed)
         self.act_key = jax.random.PRNGKey(derive_seed(config.seed, ACT))
-        self.replay = ReplayBuffer(config.buffer_size, layout, action_dim, seed=0)
+        self.replay = ReplayBuffer(config.buffer_size, layout, action_dim, seed=0,
+                                   n_step=config.agent.n_step, discount=config.agent.discount)
         self.replay.rng = self.rngs["replay"]
         self.act_capacity = ActiveCapacity()  # K of the acting batch; grows, rarely recompiles
         self.step = 0
@@ -281,7 +282,8 @@ class Trainer:
                 warnings.warn(f"replay not restored, starting with an empty buffer: "
                               f"{exc.one_line()}", ckpt.CheckpointWarning, stacklevel=3)
                 self.replay = ReplayBuffer(self.config.buffer_size, self.env.layout,
-                                           self.env.action_dim)
+                                           self.env.action_dim, n_step=self.config.agent.n_step,
+                                           discount=self.config.agent.discount)
                 self.replay.rng = self.rngs["replay"]
         self.resumed_from = str(found.path)
 

@@ -17,6 +17,15 @@ dropout then LayerNorm, every layer activated) cheaper to run on a CPU:
 * **Cheap dropout masks.** Threefry costs ~8 ns per random number on this CPU and DroQ
   needs ~1.2M dropout draws per update; ``dropout_keep_mask`` hashes (seed, position) with
   the murmur3 finaliser instead (a few integer ops), seeded from a JAX key.
+
+CrossQ's batch renormalisation (``batch_norm=True``) follows its reference code: the
+real-valued input is normalised, then every layer is linear -> activation -> BatchRenorm.
+The binary inputs are not normalised: that would make them dense and lose the gather-sum
+first layer; per-feature normalisation of a 0/1 input is an affine map of it, which the
+first layer can learn itself (only the batch-dependence of the shift is lost). The input
+normalisation is shared by the ensemble members (their first layer is one matmul; each
+member's first layer absorbs its own scale and offset). Running statistics live in the
+``batch_stats`` collection (``mutable=["batch_stats"]`` when ``training``).
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ import jax
 import jax.numpy as jnp
 
 LAYER_NORM_EPS = 1e-6  # flax.linen.LayerNorm's default
+# Batch renorm constants of Ioffe (2017) as CrossQ's reference code sets them.
+BN_EPS, BN_R_MAX, BN_D_MAX = 1e-3, 3.0, 5.0
 
 
 class Obs(NamedTuple):
@@ -187,20 +198,28 @@ class _EnsembleFields(nn.Module):
     dropout_rate: float = 0.0
     layer_norm: bool = False
     sparse: bool = True
+    batch_norm: bool = False      # CrossQ's batch renorm (see the module docstring)
+    bn_momentum: float = 0.99
+    bn_warmup: int = 100_000
 
 
 class EnsembleMLP(_EnsembleFields):
     """``num`` MLPs on a shared input; output (num, B, hidden_dims[-1]).
 
-    Layer i: linear -> [dropout] -> [LayerNorm] -> activation, for every layer including the
-    last (robopianist-rl's ``activate_final=True``). The first layer's input is
-    ``[dense, one_hot(active)]``.
+    Layer i: linear -> [dropout] -> [LayerNorm] -> activation -> [BatchRenorm], for every
+    layer including the last (robopianist-rl's ``activate_final=True``). The first layer's
+    input is ``[dense, one_hot(active)]`` (with batch renorm, ``[BRN(dense), one_hot]``).
+    ``training`` turns dropout on and makes batch renorm use (and update) batch statistics.
     """
 
     @nn.compact
     def __call__(self, dense: jax.Array, active: jax.Array, training: bool = False) -> jax.Array:
         act = activation_fn(self.activation)
         e = self.num
+        if self.batch_norm:
+            # one counter per network: updates so far, for the warm-up of the renorm terms
+            count = self.variable("batch_stats", "count", lambda: jnp.zeros((), jnp.int32))
+            dense = self.batch_renorm("bn_in", dense, training, count.value)
         x = self.first_layer(dense, active)                                  # (E, B, H0)
         for i, width in enumerate(self.hidden_dims):
             if i > 0:
@@ -215,10 +234,48 @@ class EnsembleMLP(_EnsembleFields):
                 offset = self.param(f"ln_bias_{i}", nn.initializers.zeros, (e, 1, width))
                 if self.activation == "gelu":
                     x = layer_norm_gelu(x, scale, offset)
-                    continue
-                x = layer_norm(x, scale, offset)
-            x = act(x)
+                else:
+                    x = act(layer_norm(x, scale, offset))
+            else:
+                x = act(x)
+            if self.batch_norm:
+                x = self.batch_renorm(f"bn_{i}", x, training, count.value)
+        if self.batch_norm and training and not self.is_initializing():
+            count.value = count.value + 1
         return x
+
+    def batch_renorm(self, name: str, x: jax.Array, training: bool, count: jax.Array
+                     ) -> jax.Array:
+        """Batch Renormalization (Ioffe 2017) over the batch axis (``x.ndim - 2``).
+
+        Training: normalise with the batch's mean and standard deviation; after
+        ``bn_warmup`` updates also apply the renorm correction ``r * x_hat + d`` (r, d: the
+        clipped, gradient-free ratio and offset of batch to running statistics), so the
+        output matches inference. Running mean/variance: EMA with ``bn_momentum``.
+        Inference: the running statistics. Per feature and (hidden layers) per member.
+        """
+        axis = x.ndim - 2
+        shape = x.shape[:axis] + (1,) + x.shape[axis + 1:]
+        run_mean = self.variable("batch_stats", f"{name}_mean", jnp.zeros, shape, jnp.float32)
+        run_var = self.variable("batch_stats", f"{name}_var", jnp.ones, shape, jnp.float32)
+        scale = self.param(f"{name}_scale", nn.initializers.ones, shape)
+        offset = self.param(f"{name}_bias", nn.initializers.zeros, shape)
+        if not training:
+            return (x - run_mean.value) * jax.lax.rsqrt(run_var.value + BN_EPS) * scale + offset
+        mean = x.mean(axis=axis, keepdims=True)
+        var = jnp.square(x - mean).mean(axis=axis, keepdims=True)
+        std = jnp.sqrt(var + BN_EPS)
+        x_hat = (x - mean) / std
+        if not self.is_initializing():
+            run_std = jnp.sqrt(run_var.value + BN_EPS)
+            r = jax.lax.stop_gradient(jnp.clip(std / run_std, 1.0 / BN_R_MAX, BN_R_MAX))
+            d = jax.lax.stop_gradient(jnp.clip((mean - run_mean.value) / run_std,
+                                               -BN_D_MAX, BN_D_MAX))
+            x_hat = jnp.where(count >= self.bn_warmup, x_hat * r + d, x_hat)
+            m = self.bn_momentum
+            run_mean.value = m * run_mean.value + (1.0 - m) * jax.lax.stop_gradient(mean)
+            run_var.value = m * run_var.value + (1.0 - m) * jax.lax.stop_gradient(var)
+        return x_hat * scale + offset
 
     def first_layer(self, dense: jax.Array, active: jax.Array) -> jax.Array:
         """Linear layer over ``[dense, one_hot(active)]``, members side by side: (E, B, H).
@@ -266,7 +323,8 @@ class CriticEnsemble(_EnsembleFields):
     def __call__(self, obs: Obs, action: jax.Array, training: bool = False) -> jax.Array:
         dense = jnp.concatenate([obs.dense, action], axis=-1)
         x = EnsembleMLP(self.num, self.hidden_dims, self.num_bits, self.activation,
-                        self.dropout_rate, self.layer_norm, self.sparse, name="trunk")(
+                        self.dropout_rate, self.layer_norm, self.sparse, self.batch_norm,
+                        self.bn_momentum, self.bn_warmup, name="trunk")(
             dense, obs.active, training)
         kernel = self.param("q_kernel", ensemble_init(1, 2), (self.num, x.shape[-1], 1))
         bias = self.param("q_bias", nn.initializers.zeros, (self.num, 1, 1))
@@ -274,7 +332,11 @@ class CriticEnsemble(_EnsembleFields):
 
 
 class Actor(nn.Module):
-    """Tanh-squashed diagonal Gaussian policy: returns (mean, log_std) before the tanh."""
+    """Tanh-squashed diagonal Gaussian policy: returns (mean, log_std) before the tanh.
+
+    ``zero_mean_init``: the mean head's kernel starts at zero (its bias always does), so the
+    untrained policy's mode is exactly 0; the log-std head keeps its random init.
+    """
 
     hidden_dims: Sequence[int]
     num_bits: int
@@ -283,13 +345,20 @@ class Actor(nn.Module):
     log_std_min: float = -20.0
     log_std_max: float = 2.0
     sparse: bool = True
+    zero_mean_init: bool = False
+    batch_norm: bool = False
+    bn_momentum: float = 0.99
+    bn_warmup: int = 100_000
 
     @nn.compact
-    def __call__(self, obs: Obs) -> tuple[jax.Array, jax.Array]:
+    def __call__(self, obs: Obs, training: bool = False) -> tuple[jax.Array, jax.Array]:
         x = EnsembleMLP(1, self.hidden_dims, self.num_bits, self.activation, sparse=self.sparse,
-                        name="trunk")(obs.dense, obs.active)[0]
+                        batch_norm=self.batch_norm, bn_momentum=self.bn_momentum,
+                        bn_warmup=self.bn_warmup, name="trunk")(obs.dense, obs.active,
+                                                                training)[0]
         init = nn.initializers.xavier_uniform()
-        mean = nn.Dense(self.action_dim, kernel_init=init, name="mean")(x)
+        mean_init = nn.initializers.zeros if self.zero_mean_init else init
+        mean = nn.Dense(self.action_dim, kernel_init=mean_init, name="mean")(x)
         log_std = nn.Dense(self.action_dim, kernel_init=init, name="log_std")(x)
         return mean, jnp.clip(log_std, self.log_std_min, self.log_std_max)
 

@@ -14,6 +14,18 @@ so ``next_obs`` is never stored twice: that halves observation memory versus the
 Writes go strictly in order, so slot i+1 always holds slot i's successor while slot i is
 valid; the slot being written is marked invalid first. Sampling draws uniformly among valid
 slots (rejection: at most one slot in an episode is invalid).
+
+n-step returns (``n_step > 1``) are formed when sampling, from the one-step data: the
+window of slot i is slots i, i+1, ... while they are valid, at most ``n`` of them. A slot
+that is not valid ends the window: it is an episode's last observation or the write head
+(the observation waiting for its action), so a window never crosses an episode boundary or
+overwritten data; it wraps around the ring like the slots do. With ``m`` steps in the window,
+``reward`` = sum_k gamma^k (prod_{j<k} d_j) r_k, ``next_obs`` the observation after step
+``m``, and ``discount`` = gamma^(m-1) prod_{j<m} d_j (the agent multiplies by gamma once
+more): a terminal (d = 0) stops bootstrapping, a time-limit end (d = 1) bootstraps from the
+episode's last observation, exactly as the one-step transitions do. ``n_step=1`` gathers
+the stored arrays as they are. The stored data do not depend on ``n_step`` (a saved replay
+loads whatever the setting).
 """
 
 from __future__ import annotations
@@ -77,10 +89,15 @@ class ObsLayout:
 class ReplayBuffer:
     """Ring buffer of transitions; ``sample`` returns a ``Batch`` of numpy arrays."""
 
-    def __init__(self, capacity: int, layout: ObsLayout, action_dim: int, seed: int = 0):
+    def __init__(self, capacity: int, layout: ObsLayout, action_dim: int, seed: int = 0, *,
+                 n_step: int = 1, discount: float = 1.0):
         if capacity < 2:
             raise ValueError("capacity must be >= 2")
+        if n_step < 1 or not 0.0 <= discount <= 1.0:
+            raise ValueError("n_step must be >= 1 and discount in [0, 1]")
         self.capacity = capacity
+        self.n_step = n_step
+        self.gamma = discount    # for n-step sums (DroQConfig.discount)
         self.layout = layout
         self.action_dim = action_dim
         self.dense = np.zeros((capacity, layout.dense_dim), np.float32)
@@ -165,10 +182,31 @@ class ReplayBuffer:
         return slots
 
     def gather(self, slots: np.ndarray) -> Batch:
+        """The transitions starting at ``slots`` (valid ones), n-step when ``n_step > 1``."""
         capacity = active_capacity(self.max_active)
-        nxt = (slots + 1) % self.capacity
-        return Batch(self._obs(slots, capacity), self.action[slots], self.reward[slots],
-                     self.discount[slots], self._obs(nxt, capacity))
+        if self.n_step == 1:
+            reward, discount, last = self.reward[slots], self.discount[slots], slots
+        else:
+            reward, discount, last = self._n_step(slots)
+        nxt = (last + 1) % self.capacity
+        return Batch(self._obs(slots, capacity), self.action[slots], reward, discount,
+                     self._obs(nxt, capacity))
+
+    def _n_step(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(discounted reward sums, gamma^(m-1) * discount products, slot of each window's
+        last step) over windows of up to ``n_step`` valid slots (see the module docstring)."""
+        gamma = self.gamma
+        reward = self.reward[slots].astype(np.float64)
+        scale = self.discount[slots].astype(np.float64)   # gamma^k prod_{j<=k} d_j so far
+        last = slots.copy()
+        open_ = np.ones(slots.shape, bool)
+        for k in range(1, self.n_step):
+            slot = (slots + k) % self.capacity
+            open_ &= self.valid[slot]
+            reward += np.where(open_, gamma * scale * self.reward[slot], 0.0)
+            scale = np.where(open_, gamma * scale * self.discount[slot], scale)
+            last = np.where(open_, slot, last)
+        return reward.astype(np.float32), scale.astype(np.float32), last
 
     def sample(self, batch_size: int, num_batches: int | None = None) -> Batch:
         """``num_batches`` None: one (B, ...) batch; else stacked (n, B, ...) for a scan."""
