@@ -125,6 +125,14 @@ class TrainConfig(_Config):
     save_replay: bool = Field(False, description="save the replay with checkpoints")
     env_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="extra task arguments for pianoenv.suite.load")
+    env_workers: int = Field(
+        0, ge=0, le=64,
+        description="actor processes that step their own environment and feed one learner "
+                    "(0: act, step and learn in one process, exactly reproducible; >= 1: "
+                    "faster, seeded but not bit-reproducible, see training.rl.actors)")
+    param_sync_interval: int = Field(
+        10, ge=1, description="with --env-workers: gradient updates between sending the "
+                              "actor's parameters to the workers (their policy lag)")
     agent: DroQConfig = Field(default_factory=DroQConfig)
 
     @field_validator("agent", mode="before")
