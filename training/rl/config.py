@@ -147,7 +147,13 @@ class TrainConfig(_Config):
 
     # ----------------------------------------------------------------------------- I/O
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        """Plain JSON; a single-process run (``env_workers`` 0) leaves out the worker fields,
+        so its config.json is byte for byte what earlier versions wrote (and read back)."""
+        data = self.model_dump(mode="json")
+        if not self.env_workers:
+            for name in _WORKER_FIELDS:
+                del data[name]
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -175,6 +181,9 @@ class TrainConfig(_Config):
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"not valid JSON ({exc})", file=path, field="config") from None
         return TrainConfig.from_dict(data, file=path)
+
+
+_WORKER_FIELDS = ("env_workers", "param_sync_interval")
 
 
 def _input_error(exc: ValidationError, model: type[BaseModel]) -> InputError:
