@@ -61,6 +61,11 @@ class VanishingEnv(FakePianoEnv):
         return super().step(action)
 
 
+def long_factory(config: TrainConfig, rng: np.random.Generator) -> TrainingEnv:
+    """Episodes far longer than the runs: workers must stop mid-episode."""
+    return TrainingEnv(FakePianoEnv(num_steps=5000, seed=rng))
+
+
 def exploding_factory(config: TrainConfig, rng: np.random.Generator) -> TrainingEnv:
     return TrainingEnv(ExplodingEnv(seed=rng))
 
@@ -148,7 +153,7 @@ def test_a_signal_stops_workers_checkpoints_and_the_run_resumes(tmp_path, sig):
         os.kill(os.getpid(), sig)
 
     cfg = config()
-    t = trainer(cfg, tmp_path, on_eval=on_eval)
+    t = trainer(cfg, tmp_path, factory=long_factory, on_eval=on_eval)
     before = signal.getsignal(signal.SIGTERM)
     with sigterm_as_interrupt(), pytest.raises(KeyboardInterrupt):  # as an experiment runs it
         t.run()
@@ -157,9 +162,10 @@ def test_a_signal_stops_workers_checkpoints_and_the_run_resumes(tmp_path, sig):
     assert summary["interrupted"] and summary["steps"] == 60  # stopped at the boundary
     assert ckpt.list_checkpoints(tmp_path / "checkpoints")[0][0] == 60
     assert_reaped(seen["pids"])
+    assert [p.exitcode for p in t.workers.procs] == [0]  # stopped when told, mid-episode
     if sig == signal.SIGINT:
         return  # resuming once is enough (each session spawns its workers)
-    again = trainer(cfg.replace(steps=100), tmp_path, resume=True)
+    again = trainer(cfg.replace(steps=100), tmp_path, factory=long_factory, resume=True)
     assert again.step == 60 and len(again.replay) == 60  # the replay is restored
     summary = again.run()
     assert summary["steps"] == 100 and summary["resumed_from"].endswith("step_0000000060.ckpt")
@@ -205,6 +211,7 @@ t.run()
 """
 
 
+@pytest.mark.slow
 def test_workers_exit_when_their_learner_is_killed(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", ORPHAN, str(tmp_path / "run"),
                              str(Path(__file__).parent)], cwd=ROOT,

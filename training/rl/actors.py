@@ -200,6 +200,8 @@ class _Worker:
                     return
                 episode = EpisodeStats()
                 while not timestep.last():
+                    if not self.alive():  # each step: a long episode must not delay a stop
+                        return
                     self._poll_params()
                     if self.params is None:
                         action = warmup.uniform(-1.0, 1.0, env.action_dim).astype(np.float32)
