@@ -11,7 +11,6 @@ appending to a file with damaged data would hide the damage behind new episodes.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -25,6 +24,7 @@ from handspec.errors import InputError
 from training.data.format import (CONTACT_DTYPE, FORMAT, FORMAT_VERSION, DatasetMeta, Episode,
                                   h5_key)
 from training.data.reader import DemoFile
+from training.locks import FileLock
 
 
 def _fsync_file(path: Path) -> None:
@@ -90,7 +90,9 @@ class DemoWriter:
         self._committed = 0
         self._total = 0
         self._fresh = True  # no committed file of ours yet (missing, or being overwritten)
-        self._lock_fd: int | None = None
+        self._lock = FileLock(self.path.parent / f".{self.path.name}.lock",
+                              "another process is writing this file", file=self.path,
+                              field="--out")
         self._overwrite = overwrite
         self._replace_mismatched = replace_mismatched
         self.replaced: str | None = None  # why an existing file is being replaced, if it is
@@ -113,16 +115,7 @@ class DemoWriter:
             self.release()
 
     def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = self.path.parent / f".{self.path.name}.lock"
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise InputError("another process is writing this file", file=self.path,
-                             field="--out") from None
-        self._lock_fd = fd
+        self._lock.acquire()  # creates the parent folder
         try:
             for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
                 stale.unlink(missing_ok=True)  # a killed writer's uncommitted copy
@@ -145,10 +138,7 @@ class DemoWriter:
 
     def release(self) -> None:
         """Drop the lock without committing (``commit`` first to keep buffered episodes)."""
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        self._lock.release()
 
     def _check_resumable(self) -> None:
         """Refuse to append to a file whose committed data do not verify: new episodes

@@ -214,6 +214,14 @@ class TrainConfig(_Config):
     save_replay: bool = Field(False, description="save the replay with checkpoints")
     env_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="extra task arguments for pianoenv.suite.load")
+    env_workers: int = Field(
+        0, ge=0, le=64,
+        description="actor processes that step their own environment and feed one learner "
+                    "(0: act, step and learn in one process, exactly reproducible; >= 1: "
+                    "faster, seeded but not bit-reproducible, see training.rl.actors)")
+    param_sync_interval: int = Field(
+        10, ge=1, description="with --env-workers: gradient updates between sending the "
+                              "actor's parameters to the workers (their policy lag)")
     agent: DroQConfig = Field(default_factory=DroQConfig)
 
     @field_validator("agent", mode="before")
@@ -228,7 +236,13 @@ class TrainConfig(_Config):
 
     # ----------------------------------------------------------------------------- I/O
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        """Plain JSON; a single-process run (``env_workers`` 0) leaves out the worker fields,
+        so its config.json is byte for byte what earlier versions wrote (and read back)."""
+        data = self.model_dump(mode="json")
+        if not self.env_workers:
+            for name in _WORKER_FIELDS:
+                del data[name]
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -256,6 +270,9 @@ class TrainConfig(_Config):
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"not valid JSON ({exc})", file=path, field="config") from None
         return TrainConfig.from_dict(data, file=path)
+
+
+_WORKER_FIELDS = ("env_workers", "param_sync_interval")
 
 
 def _input_error(exc: ValidationError, model: type[BaseModel]) -> InputError:

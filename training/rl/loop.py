@@ -5,7 +5,7 @@ A run directory holds::
     config.json      the TrainConfig (read back by --resume)
     hand.json        the resolved hand spec, frozen with its hash (handspec.freeze_spec):
                      later commands rebuild the run's env from it, not from the YAML
-    .lock            held (flock) by the process training in this directory
+    .lock            held (``training.locks.FileLock``) by the process training here
     train.csv        losses, temperature, steps/s, updates/s every log_interval steps
     episodes.csv     return, F1 and mean reward terms of every training episode
     eval.csv         deterministic-policy F1/precision/recall/return/terms every eval_interval
@@ -20,21 +20,32 @@ acting: JAX keys). Checkpoints are taken right after a training episode ends, at
 a loop iteration, and save all generator states, so ``--resume`` (with ``save_replay``)
 continues exactly as if the run had not stopped: same actions, same updates, same
 parameters (tested). Without the replay the agent resumes from an empty buffer.
+
+With ``env_workers = N >= 1`` the environment steps run in N worker processes and this
+process is the learner: same update-to-data ratio and the same outputs, but a policy lag of
+up to ``param_sync_interval`` updates (plus the queue) and seeded rather than bit-identical
+runs (``training.rl.actors`` says exactly how it differs). ``env_workers = 0`` is the loop
+above, unchanged.
+
+Ctrl-C and SIGTERM stop at an iteration boundary (``GracefulInterrupt``): workers are
+stopped, the checkpoint and ``summary.json`` written; then SIGTERM is delivered to the
+handler that was installed before the run (``pianohands`` exits 143, an experiment raises
+``KeyboardInterrupt``, no handler ends the process), Ctrl-C raises ``KeyboardInterrupt``.
 """
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import json
 import math
-import os
 import shutil
+import signal
 import sys
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +58,9 @@ from handspec.atomic import write_text
 from handspec.errors import InputError
 from pianoenv.episode import EpisodeResult, run_episode
 from training import checkpoint as ckpt
+from training.locks import FileLock
+from training.rl.actors import (FIRST, EnvWorkers, EpisodeStats, PolicyLag, ReplayStreams,
+                                check_picklable)
 from training.rl.agent import DroQ
 from training.rl.config import TrainConfig
 from training.rl.envwrap import TrainingEnv, make_env
@@ -93,22 +107,8 @@ class RunPaths:
     def f1_curve(self) -> Path: return self.root / "f1_curve.png"
 
 
-@dataclass
-class _Episode:
-    """The training episode in progress: its return, length and summed reward terms."""
-
-    ret: float = 0.0
-    length: int = 0
-    term_sums: dict[str, float] = field(default_factory=dict)
-
-    def add(self, reward: float, terms: dict[str, float]) -> None:
-        self.ret += reward
-        self.length += 1
-        for k, v in terms.items():
-            self.term_sums[k] = self.term_sums.get(k, 0.0) + float(v)
-
-    def term_means(self) -> dict[str, float]:
-        return {k: v / max(self.length, 1) for k, v in self.term_sums.items()}
+# A finished training episode: return, length, mean reward terms, episode_metrics().
+EpisodeEnd = tuple[float, int, dict[str, float], dict[str, float]]
 
 
 class Trainer:
@@ -127,7 +127,9 @@ class Trainer:
         self.time_budget_s = time_budget_s
         self.on_eval = on_eval
         self.eval_at_start = eval_at_start  # evaluate the untrained agent first (learn_bench)
-        self._lock_fd: int | None = None
+        self._run_lock = FileLock(self.paths.lock, "another process is training in this directory",
+                                  file=self.paths.root, field="out")
+        self.workers: EnvWorkers | None = None
         self.restarted = False
         self._check_dir()
         try:
@@ -140,9 +142,12 @@ class Trainer:
         hand = str(self.paths.hand) if self.resume and self.paths.hand.is_file() else None
         self.env_factory = env_factory or functools.partial(default_env_factory, hand=hand)
         self.rngs = seed_streams(config.seed)
-        self.env = self.env_factory(config, self.rngs["env"])  # bad song/hand fail here,
-        self.eval_env = self.env_factory(config, self.rngs["eval_env"])  # before any write
-        layout, action_dim = self.env.layout, self.env.action_dim
+        # bad song/hand fail here, before any write; env workers build their own env
+        self.env = self.env_factory(config, self.rngs["env"]) if not config.env_workers else None
+        self.eval_env = self.env_factory(config, self.rngs["eval_env"])
+        layout, action_dim = self.eval_env.layout, self.eval_env.action_dim
+        if config.env_workers:
+            check_picklable(self.env_factory)
         self.agent = DroQ(config.agent, layout.dense_dim, layout.num_bits, action_dim)
         self.state = self.agent.init(config.seed)
         self.act_key = jax.random.PRNGKey(derive_seed(config.seed, ACT))
@@ -185,35 +190,18 @@ class Trainer:
                              f"choose a new --out{hint}", file=root, field="out")
 
     def _lock(self) -> None:
-        """Hold ``.lock`` (flock) for as long as this trainer runs: a second ``train`` or
-        ``--resume`` on the same directory fails at once instead of interleaving rows and
-        mixing checkpoints. Leftover temporaries are removed once the lock is ours."""
-        if self._lock_fd is not None:
+        """Hold ``.lock`` for as long as this trainer runs: a second ``train`` or ``--resume``
+        on the same directory fails at once instead of interleaving rows and mixing
+        checkpoints. Leftover temporaries are removed once the lock is ours."""
+        if self._run_lock.held:
             return
-        self.paths.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise InputError("another process is training in this directory", file=self.paths.root,
-                             field="out") from None
-        self._lock_fd = fd
+        self._run_lock.acquire()  # creates the run directory
         for folder in (self.paths.root, self.paths.checkpoints):
             ckpt.remove_stale_temporaries(folder)
 
     def release(self) -> None:
         """Drop the run directory's lock (``run`` does it when it returns or fails)."""
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
-
-    def __del__(self) -> None:
-        try:
-            self.release()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
+        self._run_lock.release()
 
     def _write_run_files(self) -> None:
         """Create the run: lock, re-check under the lock (another ``train`` may have won the
@@ -236,7 +224,7 @@ class Trainer:
     def _freeze_hand(self) -> None:
         from handspec.load import write_frozen
 
-        spec = getattr(getattr(self.env, "env", self.env), "spec", None)
+        spec = getattr(getattr(self.eval_env, "env", self.eval_env), "spec", None)
         if spec is not None and not callable(spec):
             write_frozen(spec, self.paths.hand)
 
@@ -281,8 +269,9 @@ class Trainer:
             except InputError as exc:
                 warnings.warn(f"replay not restored, starting with an empty buffer: "
                               f"{exc.one_line()}", ckpt.CheckpointWarning, stacklevel=3)
-                self.replay = ReplayBuffer(self.config.buffer_size, self.env.layout,
-                                           self.env.action_dim, n_step=self.config.agent.n_step,
+                self.replay = ReplayBuffer(self.config.buffer_size, self.eval_env.layout,
+                                           self.eval_env.action_dim,
+                                           n_step=self.config.agent.n_step,
                                            discount=self.config.agent.discount)
                 self.replay.rng = self.rngs["replay"]
         self.resumed_from = str(found.path)
@@ -291,24 +280,45 @@ class Trainer:
     def run(self) -> dict[str, Any]:
         """Trains until ``config.steps`` (or the time budget, or Ctrl-C); returns the summary.
 
-        Every exit but a crash writes a checkpoint and ``summary.json``: the first Ctrl-C
-        finishes the current iteration, so the checkpoint holds a consistent state. The run
-        directory's lock is released when it returns or fails.
+        Every exit but a crash writes a checkpoint and ``summary.json``: the first Ctrl-C (or
+        a SIGTERM) finishes the current iteration, so the checkpoint holds a consistent
+        state. Env workers are stopped and reaped, and the run directory's lock released,
+        when it returns or fails.
         """
         try:
+            self._open_logs()
+            if self.config.env_workers:
+                self._start_workers()
             return self._run()
         finally:
-            self.release()
+            try:
+                if self.workers is not None:
+                    self.workers.close()
+            finally:
+                self.release()
+
+    def _start_workers(self) -> None:
+        layout = self.eval_env.layout
+        self.workers = EnvWorkers(self.config, self.env_factory,
+                                  (layout.dense_dim, layout.num_bits, self.eval_env.action_dim),
+                                  session=self.step)
+        self.streams = ReplayStreams(self.replay)
+        self.lag = PolicyLag()
+        self._pending: deque[tuple] = deque()
+        self._window = (0.0, 0, 0)  # learner wait, lag total, lag count at the last train row
+        self.workers.start()
+        self._sync_params()  # a resumed run past warm-up acts with its policy from the start
 
     def _run(self) -> dict[str, Any]:
-        self._open_logs()
         if self.eval_at_start and self.step == 0:
             self.evaluate()
         bar = self._progress_bar()
         t_start, step_start, updates_start = time.perf_counter(), self.step, self.updates
         elapsed_base = self.elapsed
         interrupted = False
-        stop = GracefulInterrupt()
+        # SIGTERM too, unless it was ignored: finish the iteration and write the checkpoint,
+        # then hand the signal to the handler that was there before (see the module doc)
+        stop = GracefulInterrupt(sigterm=signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN)
         try:
             self._loop(bar, stop, t_start, elapsed_base)
         except KeyboardInterrupt:
@@ -322,6 +332,8 @@ class Trainer:
                 bar.close()
             self.scalars.close()
             if interrupted or sys.exc_info()[0] is None:
+                if self.workers is not None:
+                    self.workers.close()  # free their CPUs while the checkpoint is written
                 try:
                     self.save_checkpoint()
                 except RuntimeError as exc:  # Ctrl-C inside an update: its buffers are gone
@@ -331,6 +343,8 @@ class Trainer:
                     interrupted=interrupted, session_steps=self.step - step_start,
                     session_updates=self.updates - updates_start,
                     session_seconds=time.perf_counter() - t_start)
+            if stop.terminated:
+                signal.raise_signal(signal.SIGTERM)  # now the previous handler's turn
         return summary
 
     def _open_logs(self) -> None:
@@ -344,27 +358,22 @@ class Trainer:
                                purge_step=self.step + 1 if self.resume else None)
 
     def _loop(self, bar: Any, stop: GracefulInterrupt, t_start: float, elapsed_base: float) -> None:
-        """One iteration = act, store, maybe update, log, evaluate, checkpoint."""
+        """One iteration = one environment step (taken here, or received from a worker),
+        stored; then maybe update, log, evaluate, checkpoint."""
         cfg = self.config
         metrics: dict[str, Any] = {}
-        timestep: dm_env.TimeStep | None = None
-        episode = _Episode()
+        self._timestep: dm_env.TimeStep | None = None
         last_log = (time.perf_counter(), self.step, self.updates)
         while self.step < cfg.steps:
             if stop.requested:  # Ctrl-C: finish at an iteration boundary, state intact
                 raise KeyboardInterrupt
-            if timestep is None:  # a new episode
-                timestep = self.env.reset()
-                self.replay.add_first(*timestep.observation)
-                episode = _Episode()
-            timestep = self._train_step(timestep, episode)
-            episode_ended = timestep.last()
-            if episode_ended:
-                self.replay.end_episode()
+            ended = self._train_step() if self.workers is None else self._receive_step(stop)
+            if ended is not None:
                 self.episode += 1
-                self._log_episode(episode.ret, episode.length, episode.term_means())
-                timestep = None
+                self._log_episode(*ended)
             metrics = self._maybe_update(metrics)
+            if self.workers is not None:
+                self._sync_params()
             now = time.perf_counter()
             if self.step % cfg.log_interval == 0:
                 last_log = self._log_train(metrics, now, last_log)
@@ -374,7 +383,7 @@ class Trainer:
                     bar.set_postfix_str(f"F1 {self.last_eval['f1']:.3f}", refresh=False)
             if bar is not None and self.step % 25 == 0:
                 bar.update(self.step - bar.n)
-            if episode_ended and self.step >= self.next_checkpoint:
+            if ended is not None and self.step >= self.next_checkpoint:
                 while self.next_checkpoint <= self.step:
                     self.next_checkpoint += cfg.checkpoint_interval
                 self.elapsed = elapsed_base + time.perf_counter() - t_start
@@ -383,19 +392,62 @@ class Trainer:
                     and elapsed_base + now - t_start >= self.time_budget_s):
                 break
 
-    def _train_step(self, timestep: dm_env.TimeStep, episode: _Episode) -> dm_env.TimeStep:
-        """Act (uniformly during warm-up, else by sampling the actor), step, store."""
+    def _train_step(self) -> EpisodeEnd | None:
+        """Act (uniformly during warm-up, else by sampling the actor), step, store; the
+        episode's record when this step ended it."""
+        if self._timestep is None:  # a new episode
+            self._timestep = self.env.reset()
+            self.replay.add_first(*self._timestep.observation)
+            self._episode = EpisodeStats()
         if self.step < self.config.warmup_steps:
             action = self.rngs["warmup"].uniform(-1.0, 1.0, self.env.action_dim).astype(np.float32)
         else:
-            obs = obs_batch(timestep.observation, self.act_capacity(timestep.observation))
+            obs = obs_batch(self._timestep.observation,
+                            self.act_capacity(self._timestep.observation))
             action = np.asarray(self.agent.act(self.state, obs, self.act_key, self.step))[0]
         timestep = self.env.step(action)
         self.step += 1
         reward = float(timestep.reward or 0.0)
         self.replay.add(action, reward, float(timestep.discount), *timestep.observation)
-        episode.add(reward, self.env.reward_terms)
-        return timestep
+        self._episode.add(reward, self.env.reward_terms)
+        if not timestep.last():
+            self._timestep = timestep
+            return None
+        self.replay.end_episode()
+        self._timestep = None
+        episode = self._episode
+        return episode.ret, episode.length, episode.term_means(), self.env.episode_metrics()
+
+    def _receive_step(self, stop: GracefulInterrupt) -> EpisodeEnd | None:
+        """Store the next step sent by a worker, waiting for one if none is pending (the
+        update-to-data ratio holds over received steps); the episode's record when it
+        ended one."""
+        while True:
+            while self._pending:
+                message = self._pending.popleft()
+                if message[0] == FIRST:
+                    self.streams.first(*message[1:])
+                    continue
+                _, worker, action, reward, discount, dense, bits, version, _, episode = message
+                self.streams.add(worker, action, reward, discount, dense, bits,
+                                 last=episode is not None)
+                self.step += 1
+                if version >= 0:
+                    self.lag.add(self.updates - version)
+                if episode is None:
+                    return None
+                return episode["return"], episode["length"], episode["terms"], episode["metrics"]
+            if stop.requested:
+                raise KeyboardInterrupt
+            self._pending.extend(self.workers.receive())
+
+    def _sync_params(self) -> None:
+        """Send the actor's parameters to the workers at warm-up's end, then every
+        ``param_sync_interval`` updates."""
+        sent = self.workers.sent_version
+        if self.step >= self.config.warmup_steps and (
+                sent is None or self.updates - sent >= self.config.param_sync_interval):
+            self.workers.send_params(self.state.actor, self.updates)
 
     def _maybe_update(self, metrics: dict[str, Any]) -> dict[str, Any]:
         cfg = self.config
@@ -414,8 +466,8 @@ class Trainer:
                     desc=f"{self.config.song} {self.config.fingering}", smoothing=0.05,
                     mininterval=1.0)
 
-    def _log_episode(self, ep_return: float, ep_len: int, term_means: dict[str, float]) -> None:
-        metrics = self.env.episode_metrics()
+    def _log_episode(self, ep_return: float, ep_len: int, term_means: dict[str, float],
+                     metrics: dict[str, float]) -> None:
         row = {"step": self.step, "episode": self.episode, "return": ep_return, "length": ep_len,
                "f1": metrics.get("f1", float("nan")),
                "precision": metrics.get("precision", float("nan")),
@@ -437,7 +489,19 @@ class Trainer:
                "buffer": len(self.replay), **values}
         self.train_log.write(row)
         self.scalars.add({f"train/{k}": v for k, v in row.items() if k != "step"}, self.step)
+        if self.workers is not None:
+            self._log_workers(dt)
         return now, self.step, self.updates
+
+    def _log_workers(self, dt: float) -> None:
+        """TensorBoard ``workers/*`` over the last log interval: the fraction of time the
+        learner waited for transitions, and the mean policy lag in updates."""
+        wait, total, count = self._window
+        lag = self.lag
+        self.scalars.add({"workers/learner_wait_fraction": (self.workers.wait_s - wait) / dt,
+                          "workers/policy_lag": (lag.total - total) / max(lag.count - count, 1),
+                          "workers/replay_restarts": self.streams.restarts}, self.step)
+        self._window = (self.workers.wait_s, lag.total, lag.count)
 
     def evaluate(self) -> dict[str, Any]:
         """Deterministic-policy episodes on the evaluation environment; logs and returns means."""
@@ -483,7 +547,11 @@ class Trainer:
             "replay_capacity_bytes": self.replay.nbytes,
             "resumed_from": self.resumed_from, "interrupted": bool(extra.get("interrupted")),
             "f1_curve": str(plot) if plot else None,
+            "env_workers": cfg.env_workers,
         }
+        if self.workers is not None:
+            summary["workers"] = {**self.workers.stats(seconds), **self.lag.stats(),
+                                  "replay_restarts": self.streams.restarts}
         write_text(self.paths.summary, json.dumps(summary, indent=2) + "\n")
         return summary
 
