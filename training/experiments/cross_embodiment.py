@@ -112,16 +112,16 @@ def _plots(song: str, steps: int, root: Path, results: dict[str, common.ArmResul
     figures = {
         "f1_curves": plots.plot_f1_bands(
             {slug(h): r.band for h, r in results.items()}, root / "f1_curves.png",
-            title=f"{song}: F1 vs steps per hand", arm_reference=per_arm),
+            title=f"{common.song_slug(song)}: F1 vs steps per hand", arm_reference=per_arm),
         "final_f1": plots.plot_f1_bars(
             {slug(h): r.final_f1 for h, r in results.items()},
             {slug(h): r.per_seed_final for h, r in results.items()},
-            root / "final_f1.png", title=f"{song}: final F1 after {steps} steps"),
+            root / "final_f1.png", title=f"{common.song_slug(song)}: final F1 after {steps} steps"),
     }
     if any(u.counts is not None for u in usage.values()):
         figures["finger_usage"] = plot_usage_by_hand(
             {slug(h): u for h, u in usage.items()}, root / "finger_usage.png",
-            title=f"{song}: fingers the policies used (final policies, seeds pooled)")
+            title=f"{common.song_slug(song)}: fingers the policies used (final policies, seeds pooled)")
     return figures
 
 

@@ -50,10 +50,10 @@ def run_fig2(song: str, *, hand: str = "shadow_five", arms: Sequence[str] = ARMS
     figures = {
         "f1_curves": plots.plot_f1_bands(
             {labels[a]: results[a].band for a in arms}, exp.root / "f1_curves.png",
-            title=f"Fig. 2: {song}, {hand}", reference={"random policy": random_f1}),
+            title=f"Fig. 2: {common.song_slug(song)}, {common.arm_slug(hand)}", reference={"random policy": random_f1}),
         "final_f1": plots.plot_f1_bars(
             {a: results[a].final_f1 for a in arms}, {a: results[a].per_seed_final for a in arms},
-            exp.root / "final_f1.png", title=f"{song}: final F1 after {budget.steps} steps"),
+            exp.root / "final_f1.png", title=f"{common.song_slug(song)}: final F1 after {budget.steps} steps"),
     }
     table = results_table(arms, results, random_f1)
     common.write_text(exp.root / "table.md", table)
