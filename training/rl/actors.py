@@ -110,9 +110,11 @@ class EpisodeStats:
 
 
 class ActorParams(NamedTuple):
-    """What ``DroQ.act`` reads of an ``AgentState``: only the actor's parameters."""
+    """What ``DroQ.act`` reads of an ``AgentState``: the actor's parameters and its
+    batch-norm statistics (empty for DroQ, used by CrossQ)."""
 
     actor: Any
+    actor_stats: Any
 
 
 def worker_seed(seed: int, worker: int, stream: int, session: int) -> int:
@@ -207,7 +209,7 @@ class _Worker:
                         action = warmup.uniform(-1.0, 1.0, env.action_dim).astype(np.float32)
                     else:
                         obs = obs_batch(timestep.observation, capacity(timestep.observation))
-                        action = np.asarray(agent.act(ActorParams(self.params), obs, key,
+                        action = np.asarray(agent.act(ActorParams(*self.params), obs, key,
                                                       self.t))[0]
                     timestep = env.step(action)
                     self.t += 1

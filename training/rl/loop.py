@@ -447,7 +447,7 @@ class Trainer:
         sent = self.workers.sent_version
         if self.step >= self.config.warmup_steps and (
                 sent is None or self.updates - sent >= self.config.param_sync_interval):
-            self.workers.send_params(self.state.actor, self.updates)
+            self.workers.send_params((self.state.actor, self.state.actor_stats), self.updates)
 
     def _maybe_update(self, metrics: dict[str, Any]) -> dict[str, Any]:
         cfg = self.config
