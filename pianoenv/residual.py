@@ -97,6 +97,10 @@ class ResidualEnv(dm_env.Environment):
         return self.env.control_timestep
 
     @property
+    def num_steps(self) -> int:
+        return self.env.num_steps
+
+    @property
     def spec(self) -> Any:
         """The wrapped environment's hand spec (a run freezes it into ``hand.json``)."""
         return self.env.spec

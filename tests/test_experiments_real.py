@@ -93,7 +93,8 @@ def test_fig2_and_cross_embodiment_commands(tmp_path, capsys):
     from training.rl.loop import default_env_factory
 
     config = TrainConfig.load(out / "human" / "seed_0" / "config.json")
-    assert config.env_kwargs == {"max_steps": 20}
+    # ... and so is the default residual base (the kinematic pianist)
+    assert config.env_kwargs == {"max_steps": 20, "base_policy": "ik"}
     assert default_env_factory(config, np.random.default_rng(0)).env.num_steps == 20
     out = tmp_path / "cross"
     assert main(["experiment", "cross-embodiment", "--song", "demo_short", "--max-episode-steps", "20",
