@@ -35,11 +35,14 @@ from training.cli_options import (
     with_parameters,
 )
 from training.jaxcache import enable_compilation_cache
-from training.rl.config import PRESETS, DroQConfig, TrainConfig
+from training.rl.config import (PRESETS, RESIDUAL_KEYS, DroQConfig, TrainConfig,
+                                base_policy_name)
 
-# Fields that may change when resuming: they alter the schedule, not the learning problem.
+# Fields that may change when resuming: they alter the schedule or how the steps are
+# computed (env worker processes), not the learning problem.
 RESUMABLE_FIELDS = ("steps", "eval_interval", "eval_episodes", "log_interval",
-                    "checkpoint_interval", "keep_checkpoints", "save_replay")
+                    "checkpoint_interval", "keep_checkpoints", "save_replay",
+                    "env_workers", "param_sync_interval")
 
 
 def _config_fields() -> list[tuple[str, str]]:
@@ -121,7 +124,7 @@ def train_command(**options: Any) -> None:
         run, agent = {**PRESETS[preset].run, **run}, {**PRESETS[preset].agent, **agent}
     enable_compilation_cache()
     if backend == "mjx":
-        if base_policy not in (None, "none") or residual_scale is not None:
+        if base_policy_name(base_policy) is not None or residual_scale is not None:
             raise InputError("residual learning runs on the CPU backend only; use "
                              "--base-policy none with --backend mjx", field="--base-policy")
         _train_mjx(build_config(TrainConfig.load(config_file) if config_file else TrainConfig(),
@@ -134,27 +137,23 @@ def train_command(**options: Any) -> None:
                              field="--resume")
         config = resume_config(TrainConfig.load(saved_path), run, agent, saved_path)
         # without the flags a run resumes as it was trained; given, they must agree with it
-        asked = {} if base_policy is None and residual_scale is None else \
-            _residual_options(base_policy or DEFAULT_BASE_POLICY, residual_scale)
-        saved = {k: config.env_kwargs[k] for k in ("base_policy", "residual_scale")
-                 if k in config.env_kwargs}
-        if base_policy == "none" and saved.get("base_policy") is not None:
-            raise InputError("cannot change base_policy when resuming; start a new run instead",
-                             file=saved_path, field="--base-policy")
-        for name, value in asked.items():
-            if config.env_kwargs.get(name) != value:
-                raise InputError(f"cannot change {name} when resuming; start a new run instead",
-                                 file=saved_path, field=f"--{name.replace('_', '-')}")
+        if base_policy is not None or residual_scale is not None:
+            asked = config.with_base_policy(
+                DEFAULT_BASE_POLICY if base_policy is None else base_policy, residual_scale)
+            for name in RESIDUAL_KEYS:
+                given = name == "base_policy" or name in asked.env_kwargs
+                if given and asked.env_kwargs.get(name) != config.env_kwargs.get(name):
+                    raise InputError(f"cannot change {name} when resuming; start a new run "
+                                     "instead", file=saved_path,
+                                     field=f"--{name.replace('_', '-')}")
         config.save(saved_path)
     else:
         base = TrainConfig.load(config_file) if config_file else TrainConfig()
         config = build_config(base, run, agent)
         if not (config_file and base_policy is None and residual_scale is None):
             # (a --config file without the flags keeps its own choice)
-            residual = _residual_options(base_policy or DEFAULT_BASE_POLICY, residual_scale)
-            kept = {k: v for k, v in config.env_kwargs.items()
-                    if k not in ("base_policy", "residual_scale")}
-            config = config.replace(env_kwargs={**kept, **residual})
+            config = config.with_base_policy(
+                DEFAULT_BASE_POLICY if base_policy is None else base_policy, residual_scale)
     from training.rl.loop import Trainer
 
     with _cli_warnings():
@@ -175,20 +174,6 @@ def train_command(**options: Any) -> None:
 
 
 DEFAULT_BASE_POLICY = "ik"  # the winner of benchmarks/learn_bench.py (docs/results.md)
-
-
-def _residual_options(base_policy: str | None, residual_scale: float | None) -> dict[str, Any]:
-    """``--base-policy``/``--residual-scale`` as the task arguments they are
-    (``pianoenv.residual``): recorded in the run's ``env_kwargs``, so eval and collect
-    rebuild the same residual environment."""
-    if base_policy is None or base_policy.strip().lower() == "none":
-        if residual_scale is not None:
-            raise InputError("needs a base policy (not none)", field="--residual-scale")
-        return {}
-    out: dict[str, Any] = {"base_policy": base_policy}
-    if residual_scale is not None:
-        out["residual_scale"] = residual_scale
-    return out
 
 
 def _train_mjx(config: TrainConfig, out: Path, resume: bool, progress: bool, tensorboard: bool,

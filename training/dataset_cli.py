@@ -16,6 +16,7 @@ import typer
 
 from handspec.errors import InputError
 from training.cli_options import parse_key_values
+from training.rl.config import base_policy_name
 from training.signals import sigterm_as_exit
 
 dataset_app = typer.Typer(help="Demonstration datasets (RP1M layout): info, verify, stats.",
@@ -283,11 +284,12 @@ def rp1m_command(
         raise InputError("--address is for --backend ray", field="--address")
     song_list = read_song_list(songs)[:limit]
     train = _parse_train_args(train_arg or [], steps)
-    if base_policy.strip().lower() != "none" and specialist == "droq":
+    base = base_policy_name(base_policy)
+    if base is not None and specialist == "droq":
         env_kwargs = train.setdefault("env_kwargs", {})
         if not isinstance(env_kwargs, dict):
             raise InputError("env_kwargs must be a JSON object", field="--train-arg")
-        env_kwargs.setdefault("base_policy", base_policy)
+        env_kwargs.setdefault("base_policy", base)
     tasks = plan(song_list, hand=hand, out=out, max_chunks=max_chunks, specialist=specialist,
                  fingering=fingering, train=train,
                  eval_episodes=eval_episodes, min_f1=min_f1, episodes=episodes, seed=seed,

@@ -18,7 +18,6 @@ object with ``train(task, run_dir) -> dict`` and ``load(task, run_dir) -> Policy
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import importlib
 import json
@@ -38,6 +37,7 @@ from pianoenv.policy import available_policies
 from training.backends import Backend, Outcome, run_tasks, safe_call
 from training.collect import PolicySource, collect, rollout
 from training.data import DemoFile, episode_seed
+from training.locks import FileLock
 
 MANIFEST_VERSION = 1
 SONG_FILE_SUFFIXES = (".mid", ".midi", ".txt")  # MIDI and PIG files (pianoenv.songs.loading)
@@ -375,7 +375,8 @@ def run_pipeline(tasks: Sequence[ChunkTask], backend: Backend, *, retries: int =
     """
     out = Path(tasks[0].out)
     out.mkdir(parents=True, exist_ok=True)
-    with _driver_lock(out):
+    with FileLock(out / ".pipeline.lock", "another pipeline is running in this directory",
+                  file=out, field="--out"):
         manifest = Manifest.load(out)
         manifest.data.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         todo = [t for t in tasks if not manifest.is_done(t)]
@@ -389,27 +390,6 @@ def run_pipeline(tasks: Sequence[ChunkTask], backend: Backend, *, retries: int =
                 on_entry(entry, n, len(todo))
         manifest.save()
     return PipelineReport(manifest.path, skipped, finished)
-
-
-class _driver_lock:
-    def __init__(self, out: Path):
-        self.path = out / ".pipeline.lock"
-        self.fd: int | None = None
-
-    def __enter__(self) -> "_driver_lock":
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self.fd)
-            raise InputError("another pipeline is running in this directory", file=self.path.parent,
-                             field="--out") from None
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        assert self.fd is not None
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
 
 
 def make_backend(name: str, *, workers: int = 1, address: str | None = None,

@@ -72,8 +72,13 @@ class HandIK:
         self.constraints: list = []
         if m.neq:
             self.constraints.append(mink.EqualityConstraintTask(m, cost=1.0))
+        # the same constraints with the actuated slides frozen too (``solve(..., slides=)``)
+        self.pinned_constraints = list(self.constraints)
         if len(self.frozen_dofs):
             self.constraints.append(mink.DofFreezingTask(m, dof_indices=list(self.frozen_dofs)))
+        pinned = sorted({*self.frozen_dofs.tolist(), *self.slide_dof.tolist()})
+        if pinned:
+            self.pinned_constraints.append(mink.DofFreezingTask(m, dof_indices=pinned))
 
     # ----------------------------------------------------------------- set-up
     def _index_actuators(self) -> None:
@@ -102,6 +107,16 @@ class HandIK:
         self.kp = m.actuator_gainprm[self.act_ids, 0].copy()
         # velocity feedback of the servo (biasprm[2] = -kv) plus the joint's own damping
         self.damping = -m.actuator_biasprm[self.act_ids, 2] + m.dof_damping[self.act_dof]
+        # the actuated slides (forearm): their row in the actuator list, dof, range, mass
+        is_slide = np.array([m.jnt_type[j] == mujoco.mjtJoint.mjJNT_SLIDE for j in act_jnt],
+                            dtype=bool)
+        self.slide_act = np.flatnonzero(is_slide)
+        self.slide_qadr = self.act_qadr[self.slide_act]
+        self.slide_dof = self.act_dof[self.slide_act]
+        slide_jnt = np.array(act_jnt, dtype=np.int64)[self.slide_act]
+        self.slide_range = m.jnt_range[slide_jnt].copy()
+        self.slide_range[~m.jnt_limited[slide_jnt].astype(bool)] = (-np.inf, np.inf)
+        self.slide_mass = self._effective_mass(self.slide_dof)
         followers = {int(m.eq_obj1id[e]) for e in range(m.neq)
                      if m.eq_type[e] == mujoco.mjtEq.mjEQ_JOINT}
         driven = set(int(j) for j in act_jnt) | followers
@@ -109,6 +124,17 @@ class HandIK:
                                      if j not in driven and m.jnt_type[j] in (J.mjJNT_HINGE,
                                                                               J.mjJNT_SLIDE)],
                                     dtype=np.int64)
+
+    def _effective_mass(self, dofs: np.ndarray) -> np.ndarray:
+        """Diagonal of the joint-space inertia (armature included) at the home pose: for a
+        slide carrying the hand, the mass the servo accelerates."""
+        m = self.model
+        d = mujoco.MjData(m)
+        d.qpos[:] = self.q_home
+        mujoco.mj_forward(m, d)
+        full = np.zeros((m.nv, m.nv))
+        mujoco.mj_fullM(m, d, full)
+        return np.diag(full)[dofs].copy()
 
     def _posture_costs(self) -> np.ndarray:
         """Per-dof posture cost: none on slides, ``wrist_posture`` on hinges that move more
@@ -155,11 +181,18 @@ class HandIK:
         c.update(q)
         return c.data.site_xpos[self.site_ids] + self.offset
 
-    def solve(self, targets: np.ndarray, cost: np.ndarray, q_start: np.ndarray) -> np.ndarray:
+    def solve(self, targets: np.ndarray, cost: np.ndarray, q_start: np.ndarray,
+              slides: np.ndarray | None = None) -> np.ndarray:
         """The configuration that best puts the tips on ``targets`` (piano frame), weighted
         per axis by ``cost`` (F, 3), starting from ``q_start`` (joint limits, couplings and
-        passive joints respected)."""
+        passive joints respected). ``slides``, if given, pins the actuated slides there
+        (``slide_qadr`` order): the rest of the hand reaches from where the forearm is."""
         c, cfg = self.configuration, self.config
+        constraints = self.constraints
+        if slides is not None and len(self.slide_qadr):
+            q_start = q_start.copy()
+            q_start[self.slide_qadr] = np.clip(slides, *self.slide_range.T)
+            constraints = self.pinned_constraints
         c.update(q_start)
         for task, target, w in zip(self.tasks, targets, cost):
             task.set_position_cost(w)
@@ -167,7 +200,7 @@ class HandIK:
         tasks = [*self.tasks, self.posture]
         for _ in range(cfg.iterations):
             v = mink.solve_ik(c, tasks, 1.0, cfg.solver, damping=cfg.damping,
-                              limits=self.limits, constraints=self.constraints)
+                              limits=self.limits, constraints=constraints)
             c.integrate_inplace(v, 1.0)
             if np.abs(v).max() < cfg.tolerance:
                 break

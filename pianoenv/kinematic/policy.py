@@ -46,7 +46,13 @@ from fingering.notes import NUM_KEYS
 from handspec.reach import finger_reach
 from pianoenv.kinematic.ik import HandIK, IKConfig
 from pianoenv.kinematic.plan import FingerPlan, Unreachable, plan_fingering
+from pianoenv.kinematic.slides import SlideConfig, servo_feedforward, smooth_trajectory
 from pianoenv.kinematic.targets import TargetBuilder, TargetConfig
+
+
+# a miss of the planned slide path, not of the hand's reach: the IK wanted the forearm
+# elsewhere at this step, and the smoothed trajectory is still moving there
+FOREARM_ON_ITS_WAY = "forearm still on its way (planned slide path)"
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,8 @@ class KinematicPianist:
 
     Args:
       env: a ``pianoenv.env.PianoEnv`` (any hand spec, any song or chunk).
-      targets / ik / servo: the knobs of each stage (defaults are the measured ones).
+      targets / ik / servo / slides: the knobs of each stage (defaults are the measured
+        ones; ``slides`` plans the forearm slides ahead, ``pianoenv.kinematic.slides``).
       annotator: weights of the offline annotator (``fingering.annotate``).
       respect_hands: keep the song's hand for each note (default); False lets the annotator
         split the notes between the hands for this hand's reach.
@@ -72,9 +79,11 @@ class KinematicPianist:
 
     def __init__(self, env: Any, *, targets: TargetConfig | None = None,
                  ik: IKConfig | None = None, servo: ServoConfig | None = None,
+                 slides: SlideConfig | None = None,
                  annotator: AnnotatorConfig | None = None, respect_hands: bool = True):
         self.env = env
         self.servo = servo or ServoConfig()
+        self.slides = slides or SlideConfig()
         self.finger_names: tuple[tuple[str, str], ...] = tuple(env.finger_names)
         self.hands = [HandIK(hand, ik) for hand in env.hands]
         rows, start = [], 0
@@ -90,6 +99,15 @@ class KinematicPianist:
         radius = np.concatenate([h.tip_radius for h in self.hands])
         self.targets = TargetBuilder(self.plan, radius, self._rows, targets)
         self.dt = float(env.control_timestep)
+        self.slide_ref: list[np.ndarray] | None = None   # per hand (T, slides): positions
+        self.slide_cmd: list[np.ndarray] | None = None   # per hand (T, slides): commands
+        self.slide_wanted: list[np.ndarray] | None = None  # where the step-wise IK put them
+        if self.slides.enabled and self.plan.num_steps:
+            self.slide_ref, self.slide_wanted = self._plan_slides()
+            self.slide_cmd = [servo_feedforward(ref, h.q_home[h.slide_qadr], self.dt,
+                                                h.kp[h.slide_act], h.damping[h.slide_act],
+                                                h.slide_mass)
+                              for h, ref in zip(self.hands, self.slide_ref)]
         self.reset(0)
 
     def _check_layout(self) -> None:
@@ -159,10 +177,51 @@ class KinematicPianist:
         # no feed-forward into a release: it would lift the finger during the note's last step
         if sv.feedforward and not releasing:
             u += hik.damping / hik.kp * (nxt - now) / dt
+        if self.slide_ref is not None and len(hik.slide_act):
+            # the slides follow their planned trajectory, feed-forward always on (it is smooth)
+            cmd = self.slide_cmd[i]
+            u[hik.slide_act] = hik.gear[hik.slide_act] * cmd[min(t, len(cmd) - 1)]
         if sv.feedback:
             measured = hik.gear * hik.observed_q(joints)[hik.act_qadr]
             u += sv.feedback * (prev - measured)
         return np.clip(u, hik.ctrl_lo, hik.ctrl_hi)
+
+    def _slides_at(self, i: int, step: int) -> np.ndarray | None:
+        """Where hand ``i``'s slides are planned at the end of ``step`` (None: not planned)."""
+        if self.slide_ref is None:
+            return None
+        ref = self.slide_ref[i]
+        return ref[min(max(step, 0), len(ref) - 1)]
+
+    def _plan_slides(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The forearm slides' trajectory per hand, (T, n_slides), planned ahead, and the
+        slide positions of the step-by-step solutions it smooths.
+
+        The IK is solved for every step of the song once, from the home pose, with the
+        slides free; the slide positions of those solutions are then smoothed with weight 1
+        where the hand presses or is about to strike and ``free_weight`` elsewhere
+        (``slides.smooth_trajectory``), so the hand shifts while its fingers are free.
+        """
+        cfg, T = self.slides, self.plan.num_steps
+        q = [h.q_home.copy() for h in self.hands]
+        wanted = [np.zeros((T, len(h.slide_qadr))) for h in self.hands]
+        weight = [np.full(T, cfg.free_weight) for _ in self.hands]
+        for step in range(T):
+            pos, cost = self.targets.targets(step)
+            press, hover, ahead = self.targets.modes(step)
+            busy = (press >= 0) | ((hover >= 0) & (ahead <= 1))
+            for i, hik in enumerate(self.hands):
+                rows = self._rows[i]
+                q[i] = hik.solve(pos[rows], cost[rows], q[i])
+                wanted[i][step] = q[i][hik.slide_qadr]
+                if busy[rows].any():
+                    weight[i][step] = 1.0
+        out = []
+        for i, hik in enumerate(self.hands):
+            ref = smooth_trajectory(wanted[i], weight[i], cfg.smoothness,
+                                    start=hik.q_home[hik.slide_qadr]) if T else wanted[i]
+            out.append(np.clip(ref, *hik.slide_range.T))
+        return out, wanted
 
     def _solve(self, step: int) -> list[np.ndarray]:
         pos, cost = self.targets.targets(step)
@@ -170,11 +229,11 @@ class KinematicPianist:
         out = []
         for i, hik in enumerate(self.hands):
             rows = self._rows[i]
-            q = hik.solve(pos[rows], cost[rows], self._q[step - 1][i])
+            q = hik.solve(pos[rows], cost[rows], self._q[step - 1][i], self._slides_at(i, step))
             out.append(q)
             pressing = [(r, f) for r, f in enumerate(rows) if press[f] >= 0]
             if pressing:
-                self._check_reach(step, hik, q, pos[rows], press[rows], pressing)
+                self._check_reach(step, i, q, pos[rows], press[rows], pressing)
         return out
 
     def _align(self, step: int, tips: np.ndarray) -> None:
@@ -211,17 +270,19 @@ class KinematicPianist:
         for i, hik in enumerate(self.hands):
             rows = self._rows[i]
             if far[rows].any():
-                self._q[step][i] = hik.solve(pos[rows], cost[rows], self._q[step - 1][i])
+                self._q[step][i] = hik.solve(pos[rows], cost[rows], self._q[step - 1][i],
+                                             self._slides_at(i, step))
                 self._q[step + 1][i] = hik.solve(nxt_pos[rows], nxt_cost[rows],
-                                                 self._q[step][i])
+                                                 self._q[step][i], self._slides_at(i, step + 1))
 
     def _low_keys(self, step: int) -> np.ndarray:
         """Per tip: the key it presses at ``step`` or hovers just above (-1 for neither)."""
         press, hover, ahead = self.targets.modes(step)
         return np.where(press >= 0, press, np.where(ahead <= 1, hover, -1))
 
-    def _check_reach(self, step: int, hik: HandIK, q: np.ndarray, target: np.ndarray,
+    def _check_reach(self, step: int, i: int, q: np.ndarray, target: np.ndarray,
                      keys: np.ndarray, pressing: list[tuple[int, int]]) -> None:
+        hik = self.hands[i]
         tips = hik.tip_positions(q)
         for r, _ in pressing:
             k = int(keys[r])
@@ -231,20 +292,30 @@ class KinematicPianist:
                     (step, k) in self._reported:
                 continue
             self._reported.add((step, k))
-            why = self._why(hik, q, target[r] - tips[r], len(pressing))
+            why = self._why(step, i, q, target[r] - tips[r], len(pressing))
             self.unreachable.append(Unreachable(step, k, why))
 
-    def _why(self, hik: HandIK, q: np.ndarray, error: np.ndarray, n_pressing: int) -> str:
+    def _why(self, step: int, i: int, q: np.ndarray, error: np.ndarray,
+             n_pressing: int) -> str:
         """Why a tip missed its key: a slide stuck at the end of its range in the direction
-        the tip still has to go, else the span of a chord, else the finger's own reach."""
+        the tip still has to go (where the IK wanted the slides, when they are planned),
+        else a forearm still on its planned way there, else the span of a chord, else the
+        finger's own reach."""
+        hik = self.hands[i]
         m, data = hik.model, hik.configuration.data
+        wanted = q.copy()
+        if self.slide_wanted is not None:
+            planned = self.slide_wanted[i]
+            wanted[hik.slide_qadr] = planned[min(step, len(planned) - 1)]
         for j in range(m.njnt):
             if m.jnt_type[j] != mujoco.mjtJoint.mjJNT_SLIDE or not m.jnt_limited[j]:
                 continue
             lo, hi = m.jnt_range[j]
-            qj, push = q[m.jnt_qposadr[j]], float(error @ data.xaxis[j])
+            qj, push = wanted[m.jnt_qposadr[j]], float(error @ data.xaxis[j])
             if (hi - qj < 1e-4 and push > 0) or (qj - lo < 1e-4 and push < 0):
                 return "out of the forearm's slide range"
+        if np.abs(wanted - q)[hik.slide_qadr].max(initial=0.0) > 1e-3:
+            return FOREARM_ON_ITS_WAY
         return "span too wide for the hand" if n_pressing > 1 else "out of the finger's reach"
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from handspec.errors import InputError
-from training.rl.config import TrainConfig, describe
+from training.rl.config import TrainConfig, base_policy_name, describe
 
 # Fields of TrainConfig an experiment sets per run.
 PER_RUN_FIELDS = ("song", "hand", "fingering", "seed", "steps")
@@ -86,7 +86,7 @@ class Budget(BaseModel):
     @field_validator("base_policy")
     @classmethod
     def _none_means_none(cls, value: str | None) -> str | None:
-        return None if value is None or value.strip().lower() in ("", "none") else value
+        return base_policy_name(value)
 
     def output(self, default_name: str) -> Path:
         return Path(self.out) if self.out is not None else Path("runs") / default_name
@@ -95,7 +95,7 @@ class Budget(BaseModel):
         base = experiment_base_config(self.config_file, warmup_steps=self.warmup_steps,
                                       eval_interval=self.eval_interval,
                                       batch_size=self.batch_size, hidden_dims=self.hidden_dims)
-        return with_base_policy(base, self.base_policy, self.residual_scale)
+        return base.with_base_policy(self.base_policy, self.residual_scale)
 
     def configs(self, base: TrainConfig,
                 arms: Mapping[str, tuple[str, str, str]]) -> dict[str, list[TrainConfig]]:
@@ -128,22 +128,6 @@ def experiment_base_config(config_file: Path | None = None, *,
         return base.replace(**changes, agent=agent)
     except InputError as exc:
         raise InputError(exc.message, file=config_file, field=exc.field) from None
-
-
-def with_base_policy(base: TrainConfig, base_policy: str | None,
-                     residual_scale: float | None = None) -> TrainConfig:
-    """``base`` learning a residual on ``base_policy`` (``pianoenv.residual``; None: from
-    scratch). These are task arguments, so every run records them and ``pianohands eval``
-    of a run rebuilds the same residual environment."""
-    if base_policy is None and residual_scale is not None:
-        raise InputError("needs a base policy", field="--residual-scale")
-    env_kwargs = {k: v for k, v in base.env_kwargs.items()
-                  if k not in ("base_policy", "residual_scale")}
-    if base_policy is not None:
-        env_kwargs["base_policy"] = base_policy
-        if residual_scale is not None:
-            env_kwargs["residual_scale"] = residual_scale
-    return base.replace(env_kwargs=env_kwargs)
 
 
 def run_config(base: TrainConfig, *, song: str, hand: str, fingering: str, seed: int,

@@ -377,9 +377,7 @@ def random_baseline(exp: ExperimentDir, arm: str, config: TrainConfig, env_facto
     if cached is not None and cached.get("episodes") == episodes:
         return cached
     # uniform random actions on the piano itself, not random corrections of a base policy
-    plain = config.replace(env_kwargs={k: v for k, v in config.env_kwargs.items()
-                                       if k not in ("base_policy", "residual_scale")})
-    env = env_factory(plain, np.random.default_rng(derive_seed(config.seed, RANDOM_BASELINE)))
+    env = env_factory(config.plain(), np.random.default_rng(derive_seed(config.seed, RANDOM_BASELINE)))
     try:
         out: dict[str, Any] = random_policy_f1(env.env, seed=config.seed, episodes=episodes)
     finally:

@@ -234,6 +234,35 @@ class TrainConfig(_Config):
             raise InputError(f"must exceed batch_size ({self.batch_size}), got {self.buffer_size}",
                              field="buffer_size")
 
+    # ------------------------------------------------------------------ residual learning
+    @property
+    def base_policy(self) -> str | None:
+        """The registered policy this run learns a residual on (None: from scratch)."""
+        return self.env_kwargs.get("base_policy")
+
+    def plain(self) -> TrainConfig:
+        """This run without a base policy: the same task, actions straight to the piano."""
+        return self.replace(env_kwargs={k: v for k, v in self.env_kwargs.items()
+                                        if k not in RESIDUAL_KEYS})
+
+    def with_base_policy(self, base_policy: str | None,
+                         residual_scale: float | None = None) -> TrainConfig:
+        """This run learning a residual on ``base_policy`` (``pianoenv.residual``).
+
+        ``None``, ``""`` or ``"none"`` (any case) mean from scratch, as RP1M. The base policy
+        and scale are task arguments, so every run records them in ``env_kwargs`` and eval
+        and collect rebuild the same residual environment from the run's config.
+        """
+        name = base_policy_name(base_policy)
+        if name is None and residual_scale is not None:
+            raise InputError("needs a base policy (not none)", field="--residual-scale")
+        residual: dict[str, Any] = {}
+        if name is not None:
+            residual["base_policy"] = name
+            if residual_scale is not None:
+                residual["residual_scale"] = residual_scale
+        return self.replace(env_kwargs={**self.plain().env_kwargs, **residual})
+
     # ----------------------------------------------------------------------------- I/O
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON; a single-process run (``env_workers`` 0) leaves out the worker fields,
@@ -273,6 +302,15 @@ class TrainConfig(_Config):
 
 
 _WORKER_FIELDS = ("env_workers", "param_sync_interval")
+RESIDUAL_KEYS = ("base_policy", "residual_scale")  # task arguments of pianoenv.residual
+
+
+def base_policy_name(value: str | None) -> str | None:
+    """A ``--base-policy`` value as a policy name; ``None``, ``""`` and ``none`` (any case,
+    RP1M's from-scratch setting) are None."""
+    if value is None or value.strip().lower() in ("", "none"):
+        return None
+    return value.strip()
 
 
 def _input_error(exc: ValidationError, model: type[BaseModel]) -> InputError:
