@@ -23,11 +23,14 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 from fingering.annotate import COST_MODELS, DEFAULT_MODEL, cost_model  # noqa: E402
 from pianoenv import suite  # noqa: E402
 from pianoenv.episode import run_episode  # noqa: E402
+from pianoenv.kinematic.slides import SlideConfig  # noqa: E402
 from pianoenv.policy import make_policy  # noqa: E402
 
 HANDS = ("shadow_five", "shadow_four", "allegro_like", "leap_like")
 SONGS = ("twinkle:0", "c_major_scale:0", "chords:0", "music21:bach/bwv66.6:0")
-PIG_PIECES = ("008-1", "007-1")   # French Suite No. 5 Sarabande; French Suite No. 1 Allemande
+# Bach French Suite No. 5 Sarabande (RP1M's piece) and Gavotte; French Suite No. 1 Allemande;
+# Schubert D 845; Schumann Kreisleriana No. 8
+PIG_PIECES = ("008-1", "047-1", "007-1", "146-1", "040-1")
 # Best DroQ evaluation F1 in docs/results.md ("A small real dataset", 8k steps, shadow_five)
 RECORDED_RL = {("twinkle:0", "shadow_five"): 0.220, ("c_major_scale:0", "shadow_five"): 0.183,
                ("chords:0", "shadow_five"): 0.392,
@@ -46,11 +49,12 @@ def label(song: str) -> str:
     return f"PIG {Path(song).name.split('_')[0]}:0" if "_fingering.txt" in song else song
 
 
-def evaluate(song: str, hand: str, annotator_model: str) -> dict:
+def evaluate(song: str, hand: str, annotator_model: str, slides: str = "planned") -> dict:
     env = suite.load(song, hand)
     try:
         start = time.perf_counter()
-        ik = make_policy("ik", env, annotator=cost_model(annotator_model))
+        ik = make_policy("ik", env, annotator=cost_model(annotator_model),
+                         slides=SlideConfig(enabled=slides == "planned"))
         result = run_episode(env, ik, seed=0)
         seconds = time.perf_counter() - start
         missed = Counter(u.reason for u in ik.unreachable)
@@ -72,8 +76,11 @@ def main() -> None:
                         help="PIG dataset directory (read at run time, never copied)")
     parser.add_argument("--annotator-model", choices=sorted(COST_MODELS), default=DEFAULT_MODEL,
                         help="the annotator's cost model that fingers the song")
+    parser.add_argument("--slides", choices=("planned", "stepwise"), default="planned",
+                        help="forearm slides: planned ahead (pianoenv.kinematic.slides, the "
+                             "default) or commanded step by step as before it")
     args = parser.parse_args()
-    print(f"annotator model: {args.annotator_model}")
+    print(f"annotator model: {args.annotator_model}; slides: {args.slides}")
     songs = args.songs or [*SONGS, *pig_songs(args.pig_dir)]
     print("| song | hand | steps | ik F1 | precision | recall | unreachable (key-steps) "
           "| random F1 | best RL F1 recorded | ik s |")
@@ -81,7 +88,7 @@ def main() -> None:
     notes = []
     for song in songs:
         for hand in args.hands:
-            r = evaluate(song, hand, args.annotator_model)
+            r = evaluate(song, hand, args.annotator_model, args.slides)
             rl = RECORDED_RL.get((song, hand))
             print(f"| {label(song)} | {hand} | {r['steps']} | **{r['f1']:.3f}** | "
                   f"{r['precision']:.3f} | {r['recall']:.3f} | {r['unreachable_steps']} | "

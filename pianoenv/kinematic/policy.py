@@ -2,7 +2,10 @@
 
 A ``Policy`` (``pianoenv.policy``) that plays any song with any hand spec without training.
 At construction it fingers the whole song with the offline annotator for the hand's reach
-(``plan.plan_fingering``); at control step ``t`` it
+(``plan.plan_fingering``) and plans the forearm slides over the whole song
+(``slides``: the IK solved once per step, the slide path smoothed so the hand shifts while
+its fingers are free, and the servo commands that follow that path without lag); at
+control step ``t`` it
 
 1. builds fingertip targets for step ``t + 1`` (``targets.TargetBuilder``: press, hover
    over the next key, or lift clear) and solves them with IK on each hand's own model
@@ -15,16 +18,19 @@ At construction it fingers the whole song with the offline annotator for the han
    ``q*(t) + c / kp (q*(t+1) - q*(t)) / dt + g (q*(t-1) - q)``: velocity feed-forward
    from the plan (left out on the last step of a note, where it would lift the finger
    early) plus a proportional correction of the error measured in the observation
-   (``hands/joints``). Acceleration feed-forward was tried and dropped: the plan changes
-   in steps, and its second difference made the commands jump. A tip that is not over
+   (``hands/joints``). Acceleration feed-forward was tried and dropped for these joints:
+   the plan changes in steps, and its second difference made the commands jump. The
+   slides are the exception: they follow their smooth planned path with its exact
+   commands, and every IK solve holds them on that path (``HandIK.solve(slides=)``). A
+   tip that is not over
    its key yet is kept at approach height until it is (``_align``: sideways first, then
    down);
 3. puts the sustain pedal down when the goal says so (``sustain_goal``).
 
 Goal keys it cannot press are listed in ``unreachable`` as ``(step, key, reason)``: planning
 failures from the annotator (too many simultaneous keys, ...) at construction, and IK
-failures (out of the slide range, a span too wide, out of a finger's reach) as the steps
-are solved.
+failures (out of the slide range, a span too wide, out of a finger's reach, or the forearm
+still on its planned way) as the steps are solved.
 
 It reads only the environment's public parts (``finger_names``, ``hands``, ``model``,
 ``actuator_names``, ``song_goals``, ``spec``, ``control_timestep``) and the observation;
