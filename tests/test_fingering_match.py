@@ -7,20 +7,9 @@ import pytest
 
 from fingering.match import align, finger_usage, human_agreement, match_rates, summarize
 from fingering.notes import Note, NoteSequence
+from tiny_fingerings import A, B, fingering
 from fingering.plots import plot_confusion, plot_finger_usage, plot_piano_roll
 
-PITCHES = [60, 62, 64, 48, 50]
-HANDS = ["right", "right", "right", "left", "left"]
-
-
-def fingering(fingers, hands=HANDS, name="x") -> NoteSequence:
-    notes = [Note(p, i * 0.5, i * 0.5 + 0.4, 64, h, (f,) if f else ())
-             for i, (p, h, f) in enumerate(zip(PITCHES, hands, fingers))]
-    return NoteSequence.from_notes(notes, name=name)
-
-
-A = fingering([1, 2, 3, 5, 4], name="a")
-B = fingering([1, 3, 4, 5, 3], name="b")
 
 
 def test_hand_checked_rates():

@@ -10,21 +10,9 @@ from matplotlib.colors import to_hex
 from figure_texts import axis_texts, joined, legend_texts, save_png
 from fingering.match import (CONFUSION_COLUMNS, OTHER_HAND, UNPLAYED, finger_counts,
                              human_agreement, match_rates)
-from fingering.notes import Note, NoteSequence
+from tiny_fingerings import A, B, fingering
 from fingering.plots import confusion_figure, finger_usage_figure, plot_confusion, plot_finger_usage
 
-PITCHES = [60, 62, 64, 48, 50]
-HANDS = ["right", "right", "right", "left", "left"]
-
-
-def fingering(fingers, hands=HANDS, name="x") -> NoteSequence:
-    notes = [Note(p, i * 0.5, i * 0.5 + 0.4, 64, h, (f,) if f else ())
-             for i, (p, h, f) in enumerate(zip(PITCHES, hands, fingers))]
-    return NoteSequence.from_notes(notes, name=name)
-
-
-A = fingering([1, 2, 3, 5, 4], name="a")
-B = fingering([1, 3, 4, 5, 3], name="b")
 ROBOT = fingering([1, 2, 0, 5, 0], name="robot")   # pressed notes 0, 1, 3; not 2 and 4
 
 
