@@ -105,3 +105,38 @@ def test_disabled_slides_plan_nothing():
     pianist = KinematicPianist(env, slides=SlideConfig(enabled=False))
     assert pianist.slide_ref is None
     assert run_episode(env, pianist, seed=0).metrics["f1"] > 0.8
+
+
+def test_load_offsets_hold_a_tip_against_the_key_force():
+    """A fingertip pushed up with 2 N (a key's spring at full travel): commanding the plain
+    configuration lets the compliant joints (wrist kp 10, fingers kp 3) give way by
+    millimetres; with ``load_offsets`` added the tip stays where it was commanded."""
+    import mujoco
+
+    from pianoenv.kinematic.ik import HandIK
+
+    env = PianoEnv(prepare(NoteSequence.from_notes([Note(60, 0.5, 1.0, hand="right")],
+                                                   name="one"), trim_silence=False),
+                   load_hand("shadow_five"))
+    hik = HandIK(env.hands[0])
+    m, q, tip, force = hik.model, hik.q_home.copy(), 2, 2.0
+    want = hik.tip_positions(q)[tip]
+
+    def settled_error(ctrl: np.ndarray) -> float:
+        d = mujoco.MjData(m)
+        d.qpos[:] = q
+        d.ctrl[hik.act_ids] = ctrl
+        body = m.site_bodyid[hik.site_ids[tip]]
+        for _ in range(1500):
+            mujoco.mj_forward(m, d)
+            d.qfrc_applied[:] = 0
+            mujoco.mj_applyFT(m, d, np.array([0.0, 0.0, force]), np.zeros(3),
+                              d.site_xpos[hik.site_ids[tip]].copy(), body, d.qfrc_applied)
+            mujoco.mj_step(m, d)
+        mujoco.mj_forward(m, d)
+        return float(np.linalg.norm(d.site_xpos[hik.site_ids[tip]] + hik.offset - want))
+
+    plain = settled_error(hik.ctrl(q))
+    held = settled_error(hik.ctrl(q) + hik.load_offsets(q, np.array([tip]), np.array([force])))
+    assert plain > 0.004
+    assert held < 0.25 * plain

@@ -206,6 +206,31 @@ class HandIK:
                 break
         return c.q.copy()
 
+    def load_offsets(self, q: np.ndarray, tips: np.ndarray, upward: np.ndarray) -> np.ndarray:
+        """Command offsets (actuator order) that hold configuration ``q`` while the tips
+        ``tips`` (indices into ``site_ids``) are pushed up with forces ``upward`` (N).
+
+        A position servo holds a load only with an error: torque = kp (u - q). The keys
+        push the pressing tips up with ``J^T f`` on the joints; without the offset
+        ``-J^T f / kp`` the compliant joints give way (measured on a Bach chorale: the
+        wrist pitch, kp 10, sat 0.04 rad up, ~8 mm at the tips, and black keys stopped
+        short of the pressed threshold). A coupled follower's torque goes to the joint it
+        follows (``eq_data`` ratio), whose actuator carries it.
+        """
+        m, c = self.model, self.configuration
+        c.update(q)
+        tau = np.zeros(m.nv)
+        jac = np.zeros((3, m.nv))
+        for tip, f in zip(tips, upward):
+            mujoco.mj_jacSite(m, c.data, jac, None, int(self.site_ids[tip]))
+            tau += jac[2] * f
+        for e in range(m.neq):
+            if m.eq_type[e] == mujoco.mjtEq.mjEQ_JOINT and m.eq_obj2id[e] >= 0:
+                follower = m.jnt_dofadr[m.eq_obj1id[e]]
+                leader = m.jnt_dofadr[m.eq_obj2id[e]]
+                tau[leader] += m.eq_data[e, 1] * tau[follower]
+        return -self.gear * tau[self.act_dof] / self.kp
+
     def ctrl(self, q: np.ndarray) -> np.ndarray:
         """Position-actuator controls that hold configuration ``q`` (in the control range)."""
         return np.clip(self.gear * q[self.act_qadr], self.ctrl_lo, self.ctrl_hi)

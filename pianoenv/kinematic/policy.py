@@ -69,6 +69,7 @@ class ServoConfig:
     feedback: float = 0.5
     reach_tolerance: float = 0.005   # m of horizontal tip error at which a press counts as missed
     align_tolerance: float = 0.006   # m: a tip further than this from its key stays lifted
+    hold_keys_down: bool = True      # offset the commands by the keys' load (HandIK.load_offsets)
 
 
 class KinematicPianist:
@@ -190,6 +191,10 @@ class KinematicPianist:
         if sv.feedback:
             measured = hik.gear * hik.observed_q(joints)[hik.act_qadr]
             u += sv.feedback * (prev - measured)
+        pressing = np.flatnonzero(held >= 0)
+        if sv.hold_keys_down and len(pressing):
+            u += hik.load_offsets(self._q[t][i], pressing,
+                                  self.targets.press_force(held[pressing]))
         return np.clip(u, hik.ctrl_lo, hik.ctrl_hi)
 
     def _slides_at(self, i: int, step: int) -> np.ndarray | None:

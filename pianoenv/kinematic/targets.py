@@ -50,6 +50,7 @@ class TargetConfig:
     w_hover: float = 0.3
     w_hover_next: float = 0.6   # weight of the hover target on the step right before a strike
     w_free: float = 0.3
+    press_force_margin: float = 1.0  # x the key spring's force at full travel (see press_force)
 
 
 def press_points(black_front: float, white_front: float) -> np.ndarray:
@@ -75,6 +76,17 @@ def key_full_depth(points: np.ndarray) -> np.ndarray:
     return lever * np.tan(piano.KEY_TRAVEL)
 
 
+def key_spring_force(points: np.ndarray) -> np.ndarray:
+    """(88,) upward force (N) a key pushes back with at ``points`` when fully down: its
+    hinge spring's torque at full travel over the lever arm (hinge to point along x)."""
+    centers = keyboard.key_centers()
+    black = keyboard.black_mask()
+    length = np.where(black, keyboard.BLACK_LENGTH, keyboard.WHITE_LENGTH)
+    lever = points[:, 0] - (centers[:, 0] - length / 2)
+    torque = piano.KEY_STIFFNESS * (piano.KEY_TRAVEL - piano.KEY_SPRINGREF)
+    return torque / lever
+
+
 class TargetBuilder:
     """Fingertip targets of any step of a ``FingerPlan`` for fingertips of given radii."""
 
@@ -92,7 +104,16 @@ class TargetBuilder:
         self._hover_z = top + c.hover
         self._approach_z = top + c.approach
         self._free_z = keyboard.WHITE_TOP + c.lift
+        self._press_force = c.press_force_margin * key_spring_force(points)
         assert self._xy.shape[0] == NUM_KEYS
+
+    def press_force(self, keys: np.ndarray) -> np.ndarray:
+        """Upward force (N) each pressing tip must hold against on ``keys``: the key
+        spring's force at full travel times ``press_force_margin``. Measured on five
+        chunks (mean F1 of the pianist): margin 0 (no offset) 0.750, 0.5 0.796, 1.0 0.804,
+        2.0 0.740: pushing harder than the spring drives the tips sideways off the key tops
+        onto the neighbours (606 wrong-neighbour key-steps on a Bach chorale at 2.0)."""
+        return self._press_force[keys]
 
     def approach_height(self, keys: np.ndarray) -> np.ndarray:
         """Height of the bottom of a tip approaching ``keys`` from above."""
