@@ -23,7 +23,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 from fingering.annotate import COST_MODELS, DEFAULT_MODEL, cost_model  # noqa: E402
 from pianoenv import suite  # noqa: E402
 from pianoenv.episode import run_episode  # noqa: E402
-from pianoenv.kinematic.slides import SlideConfig  # noqa: E402
+from pianoenv.kinematic import ServoConfig, SlideConfig  # noqa: E402
 from pianoenv.policy import make_policy  # noqa: E402
 
 HANDS = ("shadow_five", "shadow_four", "allegro_like", "leap_like")
@@ -49,12 +49,17 @@ def label(song: str) -> str:
     return f"PIG {Path(song).name.split('_')[0]}:0" if "_fingering.txt" in song else song
 
 
-def evaluate(song: str, hand: str, annotator_model: str, slides: str = "planned") -> dict:
+def evaluate(song: str, hand: str, annotator_model: str, slides: str = "planned",
+             hold: bool = True, smoothness: float | None = None,
+             free_weight: float | None = None) -> dict:
     env = suite.load(song, hand)
     try:
         start = time.perf_counter()
         ik = make_policy("ik", env, annotator=cost_model(annotator_model),
-                         slides=SlideConfig(enabled=slides == "planned"))
+                         slides=SlideConfig(enabled=slides == "planned", **{
+                             k: v for k, v in (("smoothness", smoothness),
+                                               ("free_weight", free_weight)) if v is not None}),
+                         servo=ServoConfig(hold_keys_down=hold))
         result = run_episode(env, ik, seed=0)
         seconds = time.perf_counter() - start
         missed = Counter(u.reason for u in ik.unreachable)
@@ -79,8 +84,17 @@ def main() -> None:
     parser.add_argument("--slides", choices=("planned", "stepwise"), default="planned",
                         help="forearm slides: planned ahead (pianoenv.kinematic.slides, the "
                              "default) or commanded step by step as before it")
+    parser.add_argument("--hold", action=argparse.BooleanOptionalAction, default=True,
+                        help="offset the commands by the keys' load while they are held "
+                             "(HandIK.load_offsets; --no-hold: as before it)")
+    parser.add_argument("--slide-smoothness", type=float, default=None,
+                        help="SlideConfig.smoothness (default: the pianist's)")
+    parser.add_argument("--slide-free-weight", type=float, default=None,
+                        help="SlideConfig.free_weight (default: the pianist's)")
     args = parser.parse_args()
-    print(f"annotator model: {args.annotator_model}; slides: {args.slides}")
+    print(f"slide smoothness: {args.slide_smoothness}, free weight: {args.slide_free_weight}")
+    print(f"annotator model: {args.annotator_model}; slides: {args.slides}; "
+          f"hold keys down: {args.hold}")
     songs = args.songs or [*SONGS, *pig_songs(args.pig_dir)]
     print("| song | hand | steps | ik F1 | precision | recall | unreachable (key-steps) "
           "| random F1 | best RL F1 recorded | ik s |")
@@ -88,7 +102,8 @@ def main() -> None:
     notes = []
     for song in songs:
         for hand in args.hands:
-            r = evaluate(song, hand, args.annotator_model, args.slides)
+            r = evaluate(song, hand, args.annotator_model, args.slides, args.hold,
+                         args.slide_smoothness, args.slide_free_weight)
             rl = RECORDED_RL.get((song, hand))
             print(f"| {label(song)} | {hand} | {r['steps']} | **{r['f1']:.3f}** | "
                   f"{r['precision']:.3f} | {r['recall']:.3f} | {r['unreachable_steps']} | "
