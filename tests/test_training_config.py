@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from handspec.errors import InputError
 from training.commands import _config_fields, overrides_from_options, resume_config
-from training.rl.config import DroQConfig, TrainConfig
+from training.rl.config import DroQConfig, TrainConfig, base_policy_name
 
 
 def test_defaults_are_rp1m_table_4():
@@ -105,6 +105,32 @@ def test_resume_keeps_the_learning_problem(tmp_path):
     assert err.value.field == "discount"
     with pytest.raises(InputError):
         resume_config(saved, {"song": "other"}, {}, tmp_path)
+
+
+def test_resume_may_change_how_steps_are_computed(tmp_path):
+    """Env worker processes change the speed, not the learning problem."""
+    saved = TrainConfig(steps=100)
+    resumed = resume_config(saved, {"env_workers": 1, "param_sync_interval": 5}, {}, tmp_path)
+    assert (resumed.env_workers, resumed.param_sync_interval) == (1, 5)
+
+
+@pytest.mark.parametrize("name", [None, "", "none", "None", " NONE "])
+def test_none_base_policy_means_from_scratch(name):
+    assert base_policy_name(name) is None
+    config = TrainConfig(env_kwargs={"max_steps": 7, "base_policy": "ik", "residual_scale": 0.1})
+    plain = config.with_base_policy(name)
+    assert plain.env_kwargs == {"max_steps": 7} == config.plain().env_kwargs
+    assert plain.base_policy is None and config.base_policy == "ik"
+    with pytest.raises(InputError) as err:
+        config.with_base_policy(name, 0.2)
+    assert err.value.field == "--residual-scale"
+
+
+def test_with_base_policy_replaces_the_residual_arguments_only():
+    config = TrainConfig(env_kwargs={"max_steps": 7, "base_policy": "zero", "residual_scale": 0.5})
+    assert config.with_base_policy(" ik ").env_kwargs == {"max_steps": 7, "base_policy": "ik"}
+    assert config.with_base_policy("ik", 0.1).env_kwargs == {
+        "max_steps": 7, "base_policy": "ik", "residual_scale": 0.1}
 
 
 def test_saved_config_is_plain_json(tmp_path):
