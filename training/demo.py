@@ -111,7 +111,7 @@ def run_demo(out: str | Path, *, minutes: float = 8.5, song: str = "demo_short",
     plot_f1_curve(rows, out / "f1_curve.png", random_f1=baseline["f1"],
                   base=(base["policy"], base["f1"]) if base else None,
                   title=f"demo: {song} / {hand} / fingering={fingering} / seed {seed}"
-                        + (f" / residual on {base['policy']}" if base else ""))
+                        + (f"\nresidual on the base policy {base['policy']}" if base else ""))
     summary.update({
         "demo": True, "random_policy": baseline, "random_f1": baseline["f1"],
         "base_policy": bars.get("base"),
