@@ -191,9 +191,9 @@ def test_local_workers_run_tasks_and_survive_a_crashed_worker(tmp_path):
 
 def test_two_drivers_cannot_share_a_directory(tmp_path):
     tasks = tiny(tmp_path)
-    from training.pipeline import _driver_lock
+    from training.pipeline import driver_lock
 
-    with _driver_lock(tmp_path):
+    with driver_lock(tmp_path):
         with pytest.raises(InputError, match="another pipeline is running"):
             run_pipeline(tasks, InlineBackend())
 

@@ -375,8 +375,7 @@ def run_pipeline(tasks: Sequence[ChunkTask], backend: Backend, *, retries: int =
     """
     out = Path(tasks[0].out)
     out.mkdir(parents=True, exist_ok=True)
-    with FileLock(out / ".pipeline.lock", "another pipeline is running in this directory",
-                  file=out, field="--out"):
+    with driver_lock(out):
         manifest = Manifest.load(out)
         manifest.data.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         todo = [t for t in tasks if not manifest.is_done(t)]
@@ -390,6 +389,12 @@ def run_pipeline(tasks: Sequence[ChunkTask], backend: Backend, *, retries: int =
                 on_entry(entry, n, len(todo))
         manifest.save()
     return PipelineReport(manifest.path, skipped, finished)
+
+
+def driver_lock(out: Path) -> FileLock:
+    """The lock (``OUT/.pipeline.lock``) one pipeline driver holds on its directory."""
+    return FileLock(Path(out) / ".pipeline.lock", "another pipeline is running in this directory",
+                    file=out, field="--out")
 
 
 def make_backend(name: str, *, workers: int = 1, address: str | None = None,

@@ -185,7 +185,7 @@ class KinematicPianist:
         if sv.feedforward and not releasing:
             u += hik.damping / hik.kp * (nxt - now) / dt
         if self.slide_ref is not None and len(hik.slide_act):
-            # the slides follow their planned trajectory, feed-forward always on (it is smooth)
+            # the slides get their planned commands (the servo's exact inverse along the path)
             cmd = self.slide_cmd[i]
             u[hik.slide_act] = hik.gear[hik.slide_act] * cmd[min(t, len(cmd) - 1)]
         if sv.feedback:
