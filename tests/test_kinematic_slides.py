@@ -11,7 +11,8 @@ from handspec import load_hand
 from pianoenv.env import PianoEnv
 from pianoenv.episode import run_episode
 from pianoenv.kinematic import KinematicPianist
-from pianoenv.kinematic.slides import SlideConfig, servo_feedforward, smooth_trajectory
+from pianoenv.kinematic.slides import (SlideConfig, keep_apart, servo_feedforward,
+                                       smooth_trajectory)
 from pianoenv.songs import prepare
 
 
@@ -140,3 +141,66 @@ def test_load_offsets_hold_a_tip_against_the_key_force():
     held = settled_error(hik.ctrl(q) + hik.load_offsets(q, np.array([tip]), np.array([force])))
     assert plain > 0.004
     assert held < 0.25 * plain
+
+
+@settings(max_examples=60, deadline=None)
+@given(T=st.integers(1, 30), clearance=st.floats(0.0, 0.05), data=st.data())
+def test_keep_apart_opens_exactly_the_missing_gap(T, clearance, data):
+    top = data.draw(arrays(float, T, elements=st.floats(-0.3, 0.3)))
+    bottom = data.draw(arrays(float, T, elements=st.floats(-0.3, 0.3)))
+    share = data.draw(arrays(float, T, elements=st.floats(0.0, 1.0)))
+    low, up = keep_apart(top, bottom, clearance, share)
+    gap = (bottom + up) - (top + low)
+    assert (gap >= clearance - 1e-12).all()
+    wide = bottom - top >= clearance
+    assert (low[wide] == 0).all() and (up[wide] == 0).all()   # nothing moves that need not
+    assert (low <= 0).all() and (up >= 0).all()              # each hand gives way outward
+    np.testing.assert_allclose(up, share * np.maximum(clearance - (bottom - top), 0))
+
+
+def test_y_extent_moves_with_the_keyboard_slide():
+    from pianoenv.kinematic.ik import HandIK
+
+    env = PianoEnv(prepare(NoteSequence.from_notes([Note(60, 0.5, 1.0, hand="right")],
+                                                   name="one"), trim_silence=False),
+                   load_hand("shadow_five"))
+    right, left = (HandIK(h) for h in sorted(env.hands, key=lambda h: h.side != "right"))
+    r_lo, r_hi = right.y_extent(right.q_home)
+    l_lo, l_hi = left.y_extent(left.q_home)
+    assert l_lo < l_hi < r_lo < r_hi            # at home the left hand is wholly below
+    assert r_hi - r_lo >= 0.088 - 1e-9           # at least the palm's width (shadow_five)
+    s = int(np.argmax(np.abs(right.slide_y)))
+    q = right.q_home.copy()
+    q[right.slide_qadr[s]] += 0.05
+    lo, hi = right.y_extent(q)
+    np.testing.assert_allclose([lo - r_lo, hi - r_hi], 0.05 * right.slide_y[s], atol=1e-9)
+
+
+def _hand_contacts(env, pianist) -> int:
+    """Control steps on which the two hands' forearms or palms touch."""
+    m = env.model
+    hand_geoms = [{m.geom(g.full_identifier).id for g in h.collision_geoms} for h in env.hands]
+    steps = 0
+
+    def on_step(_):
+        nonlocal steps
+        d = env.data
+        steps += any({c.geom1, c.geom2} & hand_geoms[0] and {c.geom1, c.geom2} & hand_geoms[1]
+                     for c in d.contact[:d.ncon])
+
+    run_episode(env, pianist, seed=0, on_step=on_step)
+    return steps
+
+
+def test_crossing_voices_do_not_drive_the_hands_into_each_other():
+    """The left hand holds E4 while the right plays C4 and D4 below it (voices crossing,
+    as a chorale's tenor above its alto): each hand's IK alone puts both hands in one
+    place and the palms collide; with the slides kept apart they never touch."""
+    seq = NoteSequence.from_notes([Note(64, 0.5, 2.5, hand="left"),
+                                   Note(60, 0.5, 1.5, hand="right"),
+                                   Note(62, 1.5, 2.5, hand="right")], name="crossing")
+    env = PianoEnv(prepare(seq, trim_silence=False), load_hand("shadow_five"))
+    crashed = _hand_contacts(env, KinematicPianist(env, slides=SlideConfig(clearance=None)))
+    apart = _hand_contacts(env, KinematicPianist(env))
+    assert crashed > 0
+    assert apart == 0

@@ -64,6 +64,9 @@ class HandIK:
         self.qadr = m.jnt_qposadr[self.joint_ids]
         self._index_actuators()
         self.tip_radius = self._tip_radii()
+        # the geoms that collide with the other hand (forearm, palm), for ``y_extent``
+        self.collision_ids = np.array([m.geom(g.name).id for g in hand.collision_geoms],
+                                      dtype=np.int64)
         self.tasks = [mink.FrameTask(s.name, "site", position_cost=0.0, orientation_cost=0.0)
                       for s in hand.tip_sites]
         self.posture = mink.PostureTask(m, cost=self._posture_costs())
@@ -117,6 +120,12 @@ class HandIK:
         self.slide_range = m.jnt_range[slide_jnt].copy()
         self.slide_range[~m.jnt_limited[slide_jnt].astype(bool)] = (-np.inf, np.inf)
         self.slide_mass = self._effective_mass(self.slide_dof)
+        # piano-frame y (along the keyboard) each slide moves the hand per metre: slides sit
+        # at the root of the kinematic tree, so their axes do not turn with the hand
+        home = mujoco.MjData(m)
+        home.qpos[:] = self.q_home
+        mujoco.mj_kinematics(m, home)
+        self.slide_y = home.xaxis[slide_jnt, 1].copy() if len(slide_jnt) else np.zeros(0)
         followers = {int(m.eq_obj1id[e]) for e in range(m.neq)
                      if m.eq_type[e] == mujoco.mjtEq.mjEQ_JOINT}
         driven = set(int(j) for j in act_jnt) | followers
@@ -180,6 +189,21 @@ class HandIK:
         c = self.configuration
         c.update(q)
         return c.data.site_xpos[self.site_ids] + self.offset
+
+    def y_extent(self, q: np.ndarray) -> tuple[float, float]:
+        """Lowest and highest piano-frame y (along the keyboard) of the geoms that collide
+        with the other hand (bounding boxes, so a turned palm counts at its full reach),
+        at configuration ``q``; (inf, -inf) for a hand without such geoms."""
+        c = self.configuration
+        c.update(q)
+        d, m = c.data, self.model
+        lo, hi = np.inf, -np.inf
+        for g in self.collision_ids:
+            rot = d.geom_xmat[g].reshape(3, 3)
+            centre = d.geom_xpos[g, 1] + rot[1] @ m.geom_aabb[g, :3] + self.offset[1]
+            half = np.abs(rot[1]) @ m.geom_aabb[g, 3:]
+            lo, hi = min(lo, centre - half), max(hi, centre + half)
+        return float(lo), float(hi)
 
     def solve(self, targets: np.ndarray, cost: np.ndarray, q_start: np.ndarray,
               slides: np.ndarray | None = None) -> np.ndarray:

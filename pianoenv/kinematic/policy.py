@@ -3,8 +3,9 @@
 A ``Policy`` (``pianoenv.policy``) that plays any song with any hand spec without training.
 At construction it fingers the whole song with the offline annotator for the hand's reach
 (``plan.plan_fingering``) and plans the forearm slides over the whole song
-(``slides``: the IK solved once per step, the slide path smoothed so the hand shifts while
-its fingers are free, and the servo commands that follow that path without lag); at
+(``slides``: the IK solved once per step, the two hands moved apart where they would
+collide, the slide path smoothed so the hand shifts while its fingers are free, and the
+servo commands that follow that path without lag); at
 control step ``t`` it
 
 1. builds fingertip targets for step ``t + 1`` (``targets.TargetBuilder``: press, hover
@@ -21,16 +22,17 @@ control step ``t`` it
    (``hands/joints``). Acceleration feed-forward was tried and dropped for these joints:
    the plan changes in steps, and its second difference made the commands jump. The
    slides are the exception: they follow their smooth planned path with its exact
-   commands, and every IK solve holds them on that path (``HandIK.solve(slides=)``). A
-   tip that is not over
-   its key yet is kept at approach height until it is (``_align``: sideways first, then
-   down);
+   commands plus a proportional-integral correction (``ServoConfig.slide_*``: the held
+   fingertips' friction on the keys resists every shift of the hand, which a position
+   servo alone answers with a standing error of ``force / kp``), and every IK solve holds
+   them on that path (``HandIK.solve(slides=)``). A tip that is not over its key yet is
+   kept at approach height until it is (``_align``: sideways first, then down);
 3. puts the sustain pedal down when the goal says so (``sustain_goal``).
 
 Goal keys it cannot press are listed in ``unreachable`` as ``(step, key, reason)``: planning
 failures from the annotator (too many simultaneous keys, ...) at construction, and IK
-failures (out of the slide range, a span too wide, out of a finger's reach, or the forearm
-still on its planned way) as the steps are solved.
+failures (out of the slide range, a span too wide, out of a finger's reach, the forearm
+still on its planned way, or the other hand in the way) as the steps are solved.
 
 It reads only the environment's public parts (``finger_names``, ``hands``, ``model``,
 ``actuator_names``, ``song_goals``, ``spec``, ``control_timestep``) and the observation;
@@ -52,13 +54,16 @@ from fingering.notes import NUM_KEYS
 from handspec.reach import finger_reach
 from pianoenv.kinematic.ik import HandIK, IKConfig
 from pianoenv.kinematic.plan import FingerPlan, Unreachable, plan_fingering
-from pianoenv.kinematic.slides import SlideConfig, servo_feedforward, smooth_trajectory
+from pianoenv.kinematic.slides import (SlideConfig, keep_apart, servo_feedforward,
+                                       smooth_trajectory)
 from pianoenv.kinematic.targets import TargetBuilder, TargetConfig
 
 
 # a miss of the planned slide path, not of the hand's reach: the IK wanted the forearm
 # elsewhere at this step, and the smoothed trajectory is still moving there
 FOREARM_ON_ITS_WAY = "forearm still on its way (planned slide path)"
+# the two hands' slides were moved apart at this step so that they do not collide
+OTHER_HAND_IN_THE_WAY = "the other hand is in the way (hands kept apart)"
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,11 @@ class ServoConfig:
     reach_tolerance: float = 0.005   # m of horizontal tip error at which a press counts as missed
     align_tolerance: float = 0.006   # m: a tip further than this from its key stays lifted
     hold_keys_down: bool = True      # offset the commands by the keys' load (HandIK.load_offsets)
+    # the forearm slides: proportional gain on their planned path (None: ``feedback``) and
+    # an integral term, capped at ``slide_integral_limit`` m of summed error
+    slide_feedback: float | None = 1.5
+    slide_integral: float = 0.3
+    slide_integral_limit: float = 0.1
 
 
 class KinematicPianist:
@@ -109,6 +119,7 @@ class KinematicPianist:
         self.slide_ref: list[np.ndarray] | None = None   # per hand (T, slides): positions
         self.slide_cmd: list[np.ndarray] | None = None   # per hand (T, slides): commands
         self.slide_wanted: list[np.ndarray] | None = None  # where the step-wise IK put them
+        self.slide_apart: list[np.ndarray] | None = None   # per hand (T,): moved for the other
         if self.slides.enabled and self.plan.num_steps:
             self.slide_ref, self.slide_wanted = self._plan_slides()
             self.slide_cmd = [servo_feedforward(ref, h.q_home[h.slide_qadr], self.dt,
@@ -133,6 +144,7 @@ class KinematicPianist:
         del seed  # deterministic
         self._t = 0
         self._engaged = np.full(len(self.finger_names), -1)
+        self._slide_error_sum = [np.zeros(len(h.slide_act)) for h in self.hands]
         self._q: dict[int, list[np.ndarray]] = {}
         self._reported: set[tuple[int, int]] = {(u.step, u.key) for u in self.plan.unreachable}
         self.unreachable: list[Unreachable] = list(self.plan.unreachable)
@@ -188,9 +200,18 @@ class KinematicPianist:
             # the slides get their planned commands (the servo's exact inverse along the path)
             cmd = self.slide_cmd[i]
             u[hik.slide_act] = hik.gear[hik.slide_act] * cmd[min(t, len(cmd) - 1)]
-        if sv.feedback:
-            measured = hik.gear * hik.observed_q(joints)[hik.act_qadr]
-            u += sv.feedback * (prev - measured)
+        measured = hik.gear * hik.observed_q(joints)[hik.act_qadr]
+        gain = np.full(len(u), sv.feedback)
+        if self.slide_ref is not None and len(hik.slide_act):
+            sa = hik.slide_act
+            if sv.slide_feedback is not None:
+                gain[sa] = sv.slide_feedback
+            if sv.slide_integral:
+                total = self._slide_error_sum[i] + (prev - measured)[sa]
+                total = np.clip(total, -sv.slide_integral_limit, sv.slide_integral_limit)
+                self._slide_error_sum[i] = total
+                u[sa] += sv.slide_integral * total
+        u += gain * (prev - measured)
         pressing = np.flatnonzero(held >= 0)
         if sv.hold_keys_down and len(pressing):
             u += hik.load_offsets(self._q[t][i], pressing,
@@ -216,6 +237,7 @@ class KinematicPianist:
         cfg, T = self.slides, self.plan.num_steps
         q = [h.q_home.copy() for h in self.hands]
         wanted = [np.zeros((T, len(h.slide_qadr))) for h in self.hands]
+        extent = [np.zeros((T, 2)) for _ in self.hands]
         weight = [np.full(T, cfg.free_weight) for _ in self.hands]
         for step in range(T):
             pos, cost = self.targets.targets(step)
@@ -225,14 +247,41 @@ class KinematicPianist:
                 rows = self._rows[i]
                 q[i] = hik.solve(pos[rows], cost[rows], q[i])
                 wanted[i][step] = q[i][hik.slide_qadr]
+                extent[i][step] = hik.y_extent(q[i])
                 if busy[rows].any():
                     weight[i][step] = 1.0
-        out = []
+        apart = self._apart(wanted, wanted, extent, weight)
+        smooth = []
         for i, hik in enumerate(self.hands):
-            ref = smooth_trajectory(wanted[i], weight[i], cfg.smoothness,
-                                    start=hik.q_home[hik.slide_qadr]) if T else wanted[i]
-            out.append(np.clip(ref, *hik.slide_range.T))
+            ref = smooth_trajectory(apart[i], weight[i], cfg.smoothness,
+                                    start=hik.q_home[hik.slide_qadr]) if T else apart[i]
+            smooth.append(np.clip(ref, *hik.slide_range.T))
+        out = self._apart(smooth, wanted, extent, weight)
+        # steps on which a hand was moved to make room for the other (for ``_why``)
+        self.slide_apart = [(np.abs(a - w) + np.abs(o - s)).max(axis=1, initial=0.0) > 1e-4
+                            for a, w, o, s in zip(apart, wanted, out, smooth)]
         return out, wanted
+
+    def _apart(self, ref: list[np.ndarray], wanted: list[np.ndarray],
+               extent: list[np.ndarray], weight: list[np.ndarray]) -> list[np.ndarray]:
+        """``ref`` with the two hands' slides moved apart where they would collide
+        (``slides.keep_apart``; ``extent`` is each hand's y-extent at ``wanted``, and the
+        slides move it rigidly). One hand, or hands without collision geoms or a slide
+        along the keyboard, are returned as they are."""
+        hands, clearance = self.hands, self.slides.clearance
+        if clearance is None or len(hands) != 2 or not all(
+                len(h.collision_ids) and np.abs(h.slide_y).max(initial=0.0) > 0 for h in hands):
+            return ref
+        low, up = sorted(range(2), key=lambda i: hands[i].offset[1])
+        moved = [(r - w) @ h.slide_y for r, w, h in zip(ref, wanted, hands)]
+        shift = keep_apart(extent[low][:, 1] + moved[low], extent[up][:, 0] + moved[up],
+                           clearance, weight[low] / (weight[low] + weight[up]))
+        out = [r.copy() for r in ref]
+        for i, dy in zip((low, up), shift):
+            h = hands[i]
+            s = int(np.argmax(np.abs(h.slide_y)))
+            out[i][:, s] = np.clip(out[i][:, s] + dy / h.slide_y[s], *h.slide_range[s])
+        return out
 
     def _solve(self, step: int) -> list[np.ndarray]:
         pos, cost = self.targets.targets(step)
@@ -325,6 +374,9 @@ class KinematicPianist:
             qj, push = wanted[m.jnt_qposadr[j]], float(error @ data.xaxis[j])
             if (hi - qj < 1e-4 and push > 0) or (qj - lo < 1e-4 and push < 0):
                 return "out of the forearm's slide range"
+        if self.slide_apart is not None and self.slide_apart[i][min(step, len(
+                self.slide_apart[i]) - 1)]:
+            return OTHER_HAND_IN_THE_WAY
         if np.abs(wanted - q)[hik.slide_qadr].max(initial=0.0) > 1e-3:
             return FOREARM_ON_ITS_WAY
         return "span too wide for the hand" if n_pressing > 1 else "out of the finger's reach"
