@@ -46,20 +46,20 @@ def pig_songs(pig_dir: Path) -> list[str]:
 
 
 def label(song: str) -> str:
-    return f"PIG {Path(song).name.split('_')[0]}:0" if "_fingering.txt" in song else song
+    """A short row label: "PIG 008-1:0" for a PIG chunk, the spec itself otherwise."""
+    if "_fingering.txt" not in song:
+        return song
+    path, _, chunk = song.rpartition(":")
+    return f"PIG {Path(path).name.split('_')[0]}:{chunk}"
 
 
-def evaluate(song: str, hand: str, annotator_model: str, slides: str = "planned",
-             hold: bool = True, smoothness: float | None = None,
-             free_weight: float | None = None) -> dict:
+def evaluate(song: str, hand: str, annotator_model: str, slides: SlideConfig,
+             servo: ServoConfig) -> dict:
     env = suite.load(song, hand)
     try:
         start = time.perf_counter()
-        ik = make_policy("ik", env, annotator=cost_model(annotator_model),
-                         slides=SlideConfig(enabled=slides == "planned", **{
-                             k: v for k, v in (("smoothness", smoothness),
-                                               ("free_weight", free_weight)) if v is not None}),
-                         servo=ServoConfig(hold_keys_down=hold))
+        ik = make_policy("ik", env, annotator=cost_model(annotator_model), slides=slides,
+                         servo=servo)
         result = run_episode(env, ik, seed=0)
         seconds = time.perf_counter() - start
         missed = Counter(u.reason for u in ik.unreachable)
@@ -70,6 +70,19 @@ def evaluate(song: str, hand: str, annotator_model: str, slides: str = "planned"
             "precision": result.metrics["precision"], "recall": result.metrics["recall"],
             "unreachable_steps": len(ik.unreachable),
             "reasons": dict(missed), "random": rand.metrics["f1"], "seconds": seconds}
+
+
+def _clearance(text: str) -> float | None | str:
+    return None if text.lower() == "none" else float(text)
+
+
+def _given(config: type, **values):
+    """``config`` with the values that were given; the others keep the pianist's defaults
+    (None means "not given", except a clearance of 'none', which is passed as None)."""
+    kept = {k: v for k, v in values.items() if v is not None and v != "default"}
+    if values.get("clearance", "default") is None:
+        kept["clearance"] = None
+    return config(**kept)
 
 
 def main() -> None:
@@ -91,10 +104,20 @@ def main() -> None:
                         help="SlideConfig.smoothness (default: the pianist's)")
     parser.add_argument("--slide-free-weight", type=float, default=None,
                         help="SlideConfig.free_weight (default: the pianist's)")
+    parser.add_argument("--slide-feedback", type=float, default=None,
+                        help="ServoConfig.slide_feedback (default: the pianist's)")
+    parser.add_argument("--slide-integral", type=float, default=None,
+                        help="ServoConfig.slide_integral, 0 for none (default: the pianist's)")
+    parser.add_argument("--clearance", type=_clearance, default="default",
+                        help="SlideConfig.clearance in m between the hands, or 'none' to let "
+                             "the hands' plans overlap as before it (default: the pianist's)")
     args = parser.parse_args()
-    print(f"slide smoothness: {args.slide_smoothness}, free weight: {args.slide_free_weight}")
-    print(f"annotator model: {args.annotator_model}; slides: {args.slides}; "
-          f"hold keys down: {args.hold}")
+    slides = _given(SlideConfig, enabled=args.slides == "planned",
+                    smoothness=args.slide_smoothness, free_weight=args.slide_free_weight,
+                    clearance=args.clearance)
+    servo = _given(ServoConfig, hold_keys_down=args.hold, slide_feedback=args.slide_feedback,
+                   slide_integral=args.slide_integral)
+    print(f"annotator model: {args.annotator_model}; {slides}; {servo}")
     songs = args.songs or [*SONGS, *pig_songs(args.pig_dir)]
     print("| song | hand | steps | ik F1 | precision | recall | unreachable (key-steps) "
           "| random F1 | best RL F1 recorded | ik s |")
@@ -102,8 +125,7 @@ def main() -> None:
     notes = []
     for song in songs:
         for hand in args.hands:
-            r = evaluate(song, hand, args.annotator_model, args.slides, args.hold,
-                         args.slide_smoothness, args.slide_free_weight)
+            r = evaluate(song, hand, args.annotator_model, slides, servo)
             rl = RECORDED_RL.get((song, hand))
             print(f"| {label(song)} | {hand} | {r['steps']} | **{r['f1']:.3f}** | "
                   f"{r['precision']:.3f} | {r['recall']:.3f} | {r['unreachable_steps']} | "

@@ -11,6 +11,7 @@ from handspec import load_hand
 from pianoenv.env import PianoEnv
 from pianoenv.episode import run_episode
 from pianoenv.kinematic import KinematicPianist
+from pianoenv.kinematic.policy import OTHER_HAND_IN_THE_WAY
 from pianoenv.kinematic.slides import (SlideConfig, keep_apart, servo_feedforward,
                                        smooth_trajectory)
 from pianoenv.songs import prepare
@@ -201,6 +202,10 @@ def test_crossing_voices_do_not_drive_the_hands_into_each_other():
                                    Note(62, 1.5, 2.5, hand="right")], name="crossing")
     env = PianoEnv(prepare(seq, trim_silence=False), load_hand("shadow_five"))
     crashed = _hand_contacts(env, KinematicPianist(env, slides=SlideConfig(clearance=None)))
-    apart = _hand_contacts(env, KinematicPianist(env))
+    pianist = KinematicPianist(env)
+    apart = _hand_contacts(env, pianist)
     assert crashed > 0
     assert apart == 0
+    # what the hands cannot reach from where they are kept is reported as such
+    reasons = {u.reason for u in pianist.unreachable}
+    assert OTHER_HAND_IN_THE_WAY in reasons, reasons

@@ -65,6 +65,11 @@ def test_settings_change_the_fingerprint_and_learning_changes_the_run(tmp_path):
     assert a.fingerprint() != more_steps.fingerprint()
     assert a.run_dir == more_steps.run_dir  # more steps resume the same run
     assert a.run_dir != other_lr.run_dir    # another learning problem gets its own
+    # env worker processes change how the steps are computed, not what is learned: the
+    # same run resumes with them (the fields `pianohands train --resume` accepts)
+    workers = tiny(tmp_path, specialist="droq",
+                   train={"steps": 10, "env_workers": 1, "param_sync_interval": 2})[0]
+    assert workers.run_dir == a.run_dir
 
 
 def test_slugs_of_library_songs_and_files():

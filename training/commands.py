@@ -35,14 +35,8 @@ from training.cli_options import (
     with_parameters,
 )
 from training.jaxcache import enable_compilation_cache
-from training.rl.config import (PRESETS, RESIDUAL_KEYS, DroQConfig, TrainConfig,
-                                base_policy_name)
-
-# Fields that may change when resuming: they alter the schedule or how the steps are
-# computed (env worker processes), not the learning problem.
-RESUMABLE_FIELDS = ("steps", "eval_interval", "eval_episodes", "log_interval",
-                    "checkpoint_interval", "keep_checkpoints", "save_replay",
-                    "env_workers", "param_sync_interval")
+from training.rl.config import (PRESETS, RESIDUAL_KEYS, RESUMABLE_FIELDS, DroQConfig,
+                                TrainConfig, base_policy_name)
 
 
 def _config_fields() -> list[tuple[str, str]]:

@@ -38,14 +38,11 @@ from training.backends import Backend, Outcome, run_tasks, safe_call
 from training.collect import PolicySource, collect, rollout
 from training.data import DemoFile, episode_seed
 from training.locks import FileLock
+from training.rl.config import RESUMABLE_FIELDS
 
 MANIFEST_VERSION = 1
 SONG_FILE_SUFFIXES = (".mid", ".midi", ".txt")  # MIDI and PIG files (pianoenv.songs.loading)
 DONE = ("collected", "rejected")
-# TrainConfig fields that change the schedule, not what is learned: a run may resume with
-# new values of these (training/commands.py's RESUMABLE_FIELDS, plus the step budget).
-SCHEDULE_FIELDS = ("steps", "eval_interval", "eval_episodes", "log_interval",
-                   "checkpoint_interval", "keep_checkpoints", "save_replay")
 
 
 # --------------------------------------------------------------------------- tasks
@@ -84,7 +81,7 @@ class ChunkTask:
     def train_hash(self) -> str:
         """Hash of what training learns from: a new one means a new run directory; schedule
         changes (more steps) resume the existing run."""
-        learn = {k: v for k, v in self.train.items() if k not in SCHEDULE_FIELDS}
+        learn = {k: v for k, v in self.train.items() if k not in RESUMABLE_FIELDS}
         payload = {"specialist": self.specialist, "song": self.song, "hand": self.hand,
                    "fingering": self.fingering, "seed": self.seed, "train": learn}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:8]

@@ -76,7 +76,12 @@ class ServoConfig:
     align_tolerance: float = 0.006   # m: a tip further than this from its key stays lifted
     hold_keys_down: bool = True      # offset the commands by the keys' load (HandIK.load_offsets)
     # the forearm slides: proportional gain on their planned path (None: ``feedback``) and
-    # an integral term, capped at ``slide_integral_limit`` m of summed error
+    # an integral term, capped at ``slide_integral_limit`` m of summed error. Why: the held
+    # tips' friction on the keys resists every shift of the hand (on BWV 66.6 chunk 0 the
+    # right hand's in-out slide was over 1 cm off its path on 35% of the steps; with the
+    # keys' friction lowered from 1 to 0.15 the pianist's F1 rose from 0.60 to 0.72). Measured
+    # over 13 chunks (benchmarks/results/pianist_sweep_2026-12-01.md): mean F1 0.742
+    # without, 0.753-0.784 with the gains tried, 0.784 at these.
     slide_feedback: float | None = 1.5
     slide_integral: float = 0.3
     slide_integral_limit: float = 0.1
@@ -357,11 +362,14 @@ class KinematicPianist:
 
     def _why(self, step: int, i: int, q: np.ndarray, error: np.ndarray,
              n_pressing: int) -> str:
-        """Why a tip missed its key: a slide stuck at the end of its range in the direction
-        the tip still has to go (where the IK wanted the slides, when they are planned),
-        else a forearm still on its planned way there, else the span of a chord, else the
-        finger's own reach."""
+        """Why a tip missed its key: the hand moved aside for the other hand at this step,
+        else a slide stuck at the end of its range in the direction the tip still has to go
+        (where the IK wanted the slides, when they are planned), else a forearm still on its
+        planned way there, else the span of a chord, else the finger's own reach."""
         hik = self.hands[i]
+        if self.slide_apart is not None and self.slide_apart[i][min(step, len(
+                self.slide_apart[i]) - 1)]:
+            return OTHER_HAND_IN_THE_WAY
         m, data = hik.model, hik.configuration.data
         wanted = q.copy()
         if self.slide_wanted is not None:
@@ -374,9 +382,6 @@ class KinematicPianist:
             qj, push = wanted[m.jnt_qposadr[j]], float(error @ data.xaxis[j])
             if (hi - qj < 1e-4 and push > 0) or (qj - lo < 1e-4 and push < 0):
                 return "out of the forearm's slide range"
-        if self.slide_apart is not None and self.slide_apart[i][min(step, len(
-                self.slide_apart[i]) - 1)]:
-            return OTHER_HAND_IN_THE_WAY
         if np.abs(wanted - q)[hik.slide_qadr].max(initial=0.0) > 1e-3:
             return FOREARM_ON_ITS_WAY
         return "span too wide for the hand" if n_pressing > 1 else "out of the finger's reach"

@@ -40,6 +40,10 @@ class SlideConfig:
       squared position error; larger spreads a hand shift over more steps.
     free_weight: weight of the position error on steps where the hand presses nothing and
       hovers over nothing (it may be anywhere on its way).
+    clearance: least gap (m) along the keyboard between the two hands' forearm and palm
+      geoms (``keep_apart``), or None to let each hand's plan ignore the other (as before:
+      BWV 66.6 chunk 0 then had 101 steps planned with the hands overlapping, and 92 steps
+      with the palms in contact; with 5 mm, 19).
 
     The defaults keep the slides close to the IK's positions while the hand plays (a
     legato passage has no free step to move in, and a smoothed path there leaves the

@@ -302,6 +302,11 @@ class TrainConfig(_Config):
 
 
 _WORKER_FIELDS = ("env_workers", "param_sync_interval")
+# Fields that may change when a run resumes: they alter the schedule or how the steps are
+# computed (env worker processes), not the learning problem (``pianohands train --resume``,
+# and the pipeline's run directories, which are keyed by everything else).
+RESUMABLE_FIELDS = ("steps", "eval_interval", "eval_episodes", "log_interval",
+                    "checkpoint_interval", "keep_checkpoints", "save_replay", *_WORKER_FIELDS)
 RESIDUAL_KEYS = ("base_policy", "residual_scale")  # task arguments of pianoenv.residual
 
 
