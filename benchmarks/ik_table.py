@@ -72,17 +72,15 @@ def evaluate(song: str, hand: str, annotator_model: str, slides: SlideConfig,
             "reasons": dict(missed), "random": rand.metrics["f1"], "seconds": seconds}
 
 
-def _clearance(text: str) -> float | None | str:
-    return None if text.lower() == "none" else float(text)
+def _clearance(text: str) -> float | str:
+    return "none" if text.lower() == "none" else float(text)
 
 
 def _given(config: type, **values):
-    """``config`` with the values that were given; the others keep the pianist's defaults
-    (None means "not given", except a clearance of 'none', which is passed as None)."""
-    kept = {k: v for k, v in values.items() if v is not None and v != "default"}
-    if values.get("clearance", "default") is None:
-        kept["clearance"] = None
-    return config(**kept)
+    """``config`` with the values that were given (None: not given, the pianist's default
+    stays; the string "none" is passed on as None)."""
+    return config(**{k: (None if v == "none" else v) for k, v in values.items()
+                     if v is not None})
 
 
 def main() -> None:
@@ -108,7 +106,7 @@ def main() -> None:
                         help="ServoConfig.slide_feedback (default: the pianist's)")
     parser.add_argument("--slide-integral", type=float, default=None,
                         help="ServoConfig.slide_integral, 0 for none (default: the pianist's)")
-    parser.add_argument("--clearance", type=_clearance, default="default",
+    parser.add_argument("--clearance", type=_clearance, default=None,
                         help="SlideConfig.clearance in m between the hands, or 'none' to let "
                              "the hands' plans overlap as before it (default: the pianist's)")
     args = parser.parse_args()
