@@ -201,22 +201,21 @@ class KinematicPianist:
         # no feed-forward into a release: it would lift the finger during the note's last step
         if sv.feedforward and not releasing:
             u += hik.damping / hik.kp * (nxt - now) / dt
-        if self.slide_ref is not None and len(hik.slide_act):
-            # the slides get their planned commands (the servo's exact inverse along the path)
-            cmd = self.slide_cmd[i]
-            u[hik.slide_act] = hik.gear[hik.slide_act] * cmd[min(t, len(cmd) - 1)]
-        measured = hik.gear * hik.observed_q(joints)[hik.act_qadr]
+        error = prev - hik.gear * hik.observed_q(joints)[hik.act_qadr]
         gain = np.full(len(u), sv.feedback)
         if self.slide_ref is not None and len(hik.slide_act):
-            sa = hik.slide_act
+            # the slides get their planned commands (the servo's exact inverse along the
+            # path) plus their own proportional-integral correction
+            sa, cmd = hik.slide_act, self.slide_cmd[i]
+            u[sa] = hik.gear[sa] * cmd[min(t, len(cmd) - 1)]
             if sv.slide_feedback is not None:
                 gain[sa] = sv.slide_feedback
             if sv.slide_integral:
-                total = self._slide_error_sum[i] + (prev - measured)[sa]
-                total = np.clip(total, -sv.slide_integral_limit, sv.slide_integral_limit)
+                total = np.clip(self._slide_error_sum[i] + error[sa],
+                                -sv.slide_integral_limit, sv.slide_integral_limit)
                 self._slide_error_sum[i] = total
                 u[sa] += sv.slide_integral * total
-        u += gain * (prev - measured)
+        u += gain * error
         pressing = np.flatnonzero(held >= 0)
         if sv.hold_keys_down and len(pressing):
             u += hik.load_offsets(self._q[t][i], pressing,
