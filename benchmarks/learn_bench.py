@@ -54,6 +54,10 @@ ARMS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
     "residual-ik-crossq-256": (_CROSSQ.run, _IK, {**_CROSSQ.agent,
                                                   "critic_hidden_dims": (256, 256)}),
     "residual-ik-zero": ({}, _IK, {"actor_zero_init": True}),
+    # the press term's wrong keys charged per key (pianoenv.rewards.PRESS_VARIANTS)
+    "residual-ik-perkey": ({}, {**_IK, "press_variant": "per_key"}, {}),
+    "residual-ik-perkey-zero": ({}, {**_IK, "press_variant": "per_key"},
+                                {"actor_zero_init": True}),
     "crossq": (_CROSSQ.run, {}, _CROSSQ.agent),
 }
 

@@ -103,6 +103,9 @@ class PianoEnv(dm_env.Environment):
         plan the kinematic pianist plays), for songs without human labels.
       ot_method / ot_variant: solver name from ``fingering.solvers`` and "total" (Eq. 2)
         or "per_key" (the public RP1M code).
+      press_variant: how the press term charges wrong keys, "step" (RoboPianist, RP1M:
+        half the term is lost if any key is wrong) or "per_key" (each wrong key costs what
+        a missed goal key does; ``rewards.PRESS_VARIANTS`` says why).
       reward_weights: weights of the named terms (Eq. 3 by default).
       initial_noise: std (rad / m) of Gaussian noise on the initial joint positions, drawn
         from ``random_state``; 0 (default) starts every episode in the same pose.
@@ -111,6 +114,7 @@ class PianoEnv(dm_env.Environment):
 
     def __init__(self, goals: SongGoals, spec: HandSpec, *, fingering: Fingering = "ot",
                  ot_method: str = "jv", ot_variant: str = "total",
+                 press_variant: str = "step",
                  reward_weights: rewards.RewardWeights | None = None,
                  lookahead: int = LOOKAHEAD, control_timestep: float = CONTROL_TIMESTEP,
                  physics_timestep: float = PHYSICS_TIMESTEP, initial_noise: float = 0.0,
@@ -124,6 +128,9 @@ class PianoEnv(dm_env.Environment):
         if ot_variant not in ("total", "per_key"):
             raise InputError(f"unknown OT reward variant {ot_variant!r}; one of total, per_key",
                              field="ot_variant")
+        if press_variant not in rewards.PRESS_VARIANTS:
+            raise InputError(f"unknown press reward variant {press_variant!r}; one of "
+                             f"{', '.join(rewards.PRESS_VARIANTS)}", field="press_variant")
         if fingering == "human" and not goals.has_fingering:
             raise InputError("this song has no human fingering for every note; use a PIG file "
                              "or a built-in piece, or fingering='ot'", file=goals.name,
@@ -137,6 +144,7 @@ class PianoEnv(dm_env.Environment):
                              field="control_timestep")
         self.spec, self.song_goals, self.fingering = spec, goals, fingering
         self.ot_method, self.ot_variant = ot_method, ot_variant
+        self.press_variant = press_variant
         self.weights = reward_weights or rewards.RewardWeights()
         self.lookahead, self.control_timestep = lookahead, control_timestep
         self.initial_noise = initial_noise
@@ -357,7 +365,8 @@ class PianoEnv(dm_env.Environment):
         return rewards.human_fingering_reward(ctx.tips[rows[ok]], self._press_points[keys[ok]])
 
     def _press_term(self, ctx: _StepContext) -> float:
-        return rewards.press_reward(ctx.goal_keys, ctx.key_state, ctx.pressed)
+        return rewards.press_reward(ctx.goal_keys, ctx.key_state, ctx.pressed,
+                                    self.press_variant)
 
     def _sustain_term(self, ctx: _StepContext) -> float:
         return rewards.sustain_reward(bool(self.song_goals.sustain[ctx.t]), self._sustain)

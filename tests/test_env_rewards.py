@@ -45,6 +45,73 @@ def test_press_reward_hand_checked_values():
     assert rewards.press_reward(goal, state, pressed) == pytest.approx(0.5 * (1 + half) / 2)
 
 
+def test_press_reward_per_key_charges_each_wrong_key_like_a_missed_one():
+    goal, state, pressed = np.zeros(88, bool), np.zeros(88), np.zeros(88, bool)
+    goal[[39, 43, 46, 51]] = True
+    state[[39, 43, 46, 51]] = 1.0
+    pressed[[39, 43, 46, 51]] = True
+    assert rewards.press_reward(goal, state, pressed, "per_key") == pytest.approx(1.0)
+    pressed[40] = True  # one wrong key among four goal keys: 0.5 / 4 off, not 0.5
+    assert rewards.press_reward(goal, state, pressed, "step") == pytest.approx(0.5)
+    assert rewards.press_reward(goal, state, pressed, "per_key") == pytest.approx(0.875)
+    # ... which is what missing one of the four goal keys costs instead
+    pressed[40], state[51], pressed[51] = False, 0.0, False
+    assert rewards.press_reward(goal, state, pressed, "per_key") == pytest.approx(
+        0.5 * (3 + np.exp(np.log(0.1) * (0.95 / 0.5) ** 2)) / 4 + 0.5)
+    # nothing to press: any wrong key costs the whole half, as under "step"
+    empty = np.zeros(88, bool)
+    wrong = np.zeros(88, bool)
+    wrong[3] = True
+    assert rewards.press_reward(empty, np.zeros(88), wrong, "per_key") == 0.0
+
+
+_KEYS = st.lists(st.integers(0, 87), max_size=10, unique=True)
+
+
+@given(_KEYS, _KEYS, st.lists(st.floats(0.0, 1.0), min_size=88, max_size=88))
+@settings(max_examples=60, deadline=None)
+def test_press_variants_agree_without_wrong_keys_and_per_key_never_pays_less(goal_keys, down,
+                                                                             levels):
+    goal, pressed = np.zeros(88, bool), np.zeros(88, bool)
+    goal[goal_keys], pressed[down] = True, True
+    state = np.asarray(levels)
+    step = rewards.press_reward(goal, state, pressed, "step")
+    per_key = rewards.press_reward(goal, state, pressed, "per_key")
+    assert 0.0 <= step <= per_key <= 1.0
+    wrong = np.count_nonzero(pressed & ~goal)
+    if wrong == 0:
+        assert per_key == pytest.approx(step)
+    else:  # one more wrong key never pays more
+        extra = np.flatnonzero(~goal & ~pressed)
+        if len(extra):
+            more = pressed.copy()
+            more[extra[0]] = True
+            assert rewards.press_reward(goal, state, more, "per_key") <= per_key + 1e-12
+
+
+@given(_KEYS, _KEYS, st.lists(st.floats(0.0, 1.0), min_size=88, max_size=88),
+       st.sampled_from(rewards.PRESS_VARIANTS))
+@settings(max_examples=40, deadline=None)
+def test_press_reward_of_the_mjx_env_is_the_cpu_one(goal_keys, down, levels, variant):
+    pytest.importorskip("jax")
+    from pianoenv.mjx import rewards as mjx_rewards
+
+    goal, pressed = np.zeros(88, bool), np.zeros(88, bool)
+    goal[goal_keys], pressed[down] = True, True
+    state = np.asarray(levels, np.float32)
+    cpu = rewards.press_reward(goal, state, pressed, variant)
+    assert float(mjx_rewards.press_reward(goal, state, pressed, variant)) == pytest.approx(
+        cpu, abs=1e-5)
+
+
+def test_unknown_press_variant_is_an_input_error():
+    from handspec.errors import InputError
+
+    with pytest.raises(InputError, match="press reward variant") as info:
+        suite.load("twinkle", press_variant="any")
+    assert info.value.field == "press_variant"
+
+
 def test_sustain_reward():
     assert rewards.sustain_reward(True, 1.0) == 1.0
     assert rewards.sustain_reward(False, 0.0) == 1.0

@@ -166,3 +166,50 @@ def test_ctrl_c_stops_between_iterations_with_a_checkpoint(tmp_path):
     assert signal.getsignal(signal.SIGINT) is before  # handler restored
     resumed = trainer(config(steps=1000), tmp_path, resume=True)
     assert resumed.step == 60
+
+
+def test_best_checkpoint_holds_the_agent_of_the_best_evaluation(tmp_path, monkeypatch):
+    """Evaluation F1 0.2, 0.5, 0.3 (scripted): best.ckpt is the agent at the second
+    evaluation; after a crash that lost the checkpoints taken since, the resumed run (its
+    checkpoint saying 0.2) still knows 0.5, so later evaluations of 0.4 do not replace it."""
+    import training.rl.loop as loop
+    from training.rl.policy import load_run
+
+    scripted = iter([0.2, 0.5, 0.3, 0.4, 0.45])
+    real = loop.run_episode
+
+    def run_episode(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.metrics["f1"] = next(scripted)
+        return result
+
+    monkeypatch.setattr(loop, "run_episode", run_episode)
+    cfg = config(steps=180, eval_interval=60, save_replay=False, keep_checkpoints=3)
+    seen = {}
+    t = trainer(cfg, tmp_path)
+    t.on_eval = lambda step, _: seen.setdefault(step, leaves(t.state))
+    t.run()
+    best = ckpt.best_path(tmp_path / "checkpoints")
+    meta = ckpt.read_meta(best)
+    assert meta["step"] == 120 and meta["best_f1"] == 0.5 and meta["last_eval"]["f1"] == 0.5
+    stored = ckpt.read_checkpoint(best, t.state)
+    for a, b in zip(leaves(stored.agent), seen[120]):
+        np.testing.assert_array_equal(a, b)
+    for step, path in ckpt.list_checkpoints(tmp_path / "checkpoints"):
+        if step > 60:
+            path.unlink()
+    again = trainer(cfg, tmp_path, resume=True)
+    assert again.step == 60 and again.best_f1 == 0.5
+    again.run()  # evaluations 0.4 and 0.45
+    assert ckpt.read_meta(best)["step"] == 120
+    # load_run (and so eval and collect) take it by name
+    env = fake_factory(cfg, np.random.default_rng(0))
+    assert load_run(tmp_path, "best", env=env).checkpoint.step == 120
+
+
+def test_best_checkpoint_by_name_before_any_evaluation_is_an_input_error(tmp_path):
+    from training.rl.policy import load_run
+
+    trainer(config(steps=60, eval_interval=10**6, save_replay=False), tmp_path).run()
+    with pytest.raises(InputError, match="no best.ckpt yet"):
+        load_run(tmp_path, "best")

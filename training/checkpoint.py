@@ -1,6 +1,8 @@
 """Atomic, checksummed checkpoints with fallback to the previous good one.
 
-A checkpoint is one file ``checkpoints/step_<step>.ckpt``::
+A checkpoint is one file ``checkpoints/step_<step>.ckpt`` (the newest ``keep`` are kept, for
+``--resume``), or ``checkpoints/best.ckpt``: the agent at the evaluation with the highest F1
+so far (``save_best``; what a user or the dataset pipeline takes as the run's policy)::
 
     b"PIANOHANDS-CKPT-1\\n" + sha256(payload) + payload
 
@@ -36,6 +38,7 @@ from handspec.atomic import write_bytes as atomic_write_bytes
 
 MAGIC = b"PIANOHANDS-CKPT-1\n"
 _NAME = re.compile(r"^step_(\d+)\.ckpt$")
+BEST = "best.ckpt"
 
 
 class CheckpointWarning(UserWarning):
@@ -96,12 +99,42 @@ def save_checkpoint(directory: Path, step: int, agent_state: Any, meta: dict[str
         replay_name = f"replay_{step:010d}.npz"
         replay.save(directory / replay_name)
         meta["replay_file"] = replay_name
+    path = _write(directory / f"step_{step:010d}.ckpt", agent_state, meta)
+    _prune(directory, keep)
+    return path
+
+
+def save_best(directory: Path, step: int, agent_state: Any, meta: dict[str, Any]) -> Path:
+    """Writes ``best.ckpt`` (replacing the previous best): no replay, never pruned."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return _write(directory / BEST, agent_state, dict(meta, step=int(step)))
+
+
+def best_path(directory: Path) -> Path | None:
+    """``directory``'s ``best.ckpt``, or None before the first evaluation wrote one."""
+    path = Path(directory) / BEST
+    return path if path.is_file() else None
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """The metadata of a checkpoint file, checked (header, checksum), without the agent."""
+    payload = _verified_payload(path)
+    try:
+        return _meta(flax.serialization.msgpack_restore(payload))
+    except Exception as exc:  # noqa: BLE001 - any decoding failure means an unusable file
+        raise InputError(f"cannot decode ({type(exc).__name__}: {exc})", file=path,
+                         field="checkpoint") from None
+
+
+def _meta(data: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(bytes(np.asarray(data["meta"], np.uint8)).decode())
+
+
+def _write(path: Path, agent_state: Any, meta: dict[str, Any]) -> Path:
     state = jax.tree.map(np.asarray, flax.serialization.to_state_dict(agent_state))
     payload = flax.serialization.msgpack_serialize(
         {"agent": state, "meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)})
-    path = directory / f"step_{step:010d}.ckpt"
     atomic_write_bytes(path, MAGIC + hashlib.sha256(payload).digest() + payload)
-    _prune(directory, keep)
     return path
 
 
@@ -159,7 +192,7 @@ def read_checkpoint(path: Path, template: Any) -> Checkpoint:
     payload = _verified_payload(path)
     try:
         data = flax.serialization.msgpack_restore(payload)
-        meta = json.loads(bytes(np.asarray(data["meta"], np.uint8)).decode())
+        meta = _meta(data)
         agent = flax.serialization.from_state_dict(template, _with_added_fields(template,
                                                                                 data["agent"]))
     except Exception as exc:  # noqa: BLE001 - any decoding failure means an unusable file

@@ -242,7 +242,8 @@ def eval_command(
     width: Annotated[int, typer.Option(min=16)] = 640,
     height: Annotated[int, typer.Option(min=16)] = 480,
     checkpoint: Annotated[Path | None, typer.Option(
-        "--checkpoint", help="a checkpoint file (default: the newest good one)")] = None,
+        "--checkpoint", help="a checkpoint file, or best (the best evaluation F1 of the run; "
+        "default: the newest good checkpoint)")] = None,
 ) -> None:
     """Play a song with a trained run's policy or a registered policy: F1, learned fingering
     (PIG), plots, video."""

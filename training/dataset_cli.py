@@ -181,7 +181,8 @@ def collect_command(
         "--deterministic/--stochastic", help="Act with the policy's mode instead of sampling "
                                              "(all episodes then look alike).")] = False,
     checkpoint: Annotated[Optional[Path], typer.Option(
-        help="A checkpoint file of RUN (default: the newest readable one).")] = None,
+        help="A checkpoint file of RUN, or best (its best evaluation F1; default: the newest "
+        "readable one).")] = None,
     policy: Annotated[Optional[str], typer.Option(
         "--policy", help="Any registered policy (random, zero, ...) instead of RUN.")] = None,
     song: Annotated[Optional[str], typer.Option(help="Song for a baseline RUN or --policy.")] = None,

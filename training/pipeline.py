@@ -131,9 +131,14 @@ class DroQSpecialist:
         return Trainer(config, run_dir, resume=has_ckpt, progress=False).run()
 
     def load(self, task: ChunkTask, run_dir: Path) -> PolicySource:
+        """The agent of the run's best evaluation (``best.ckpt``), else its newest
+        checkpoint: residual learners can drift below their start, and the specialist a
+        dataset needs is the best one trained (the pipeline evaluates it again)."""
+        from training import checkpoint as ckpt
         from training.collect import load_policy
 
-        return load_policy(run_dir)
+        best = ckpt.best_path(ckpt.checkpoint_dir(run_dir))
+        return load_policy(run_dir, checkpoint=best)
 
 
 class BaselineSpecialist:

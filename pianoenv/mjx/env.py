@@ -108,10 +108,10 @@ def apply_physics_settings(model: mujoco.MjModel, config: MjxConfig) -> None:
 class MjxPianoEnv:
     """Two hands of ``spec`` playing ``goals``, as pure JAX functions.
 
-    Args are those of ``PianoEnv`` (``fingering``, ``ot_variant``, ``reward_weights``,
-    ``initial_noise``, timesteps); ``config`` sets MJX's solver and contact limits. The OT
-    term always uses the exact JAX Hungarian (``ot_method`` of the CPU env is not a choice
-    here: every exact solver gives the same assignment cost).
+    Args are those of ``PianoEnv`` (``fingering``, ``ot_variant``, ``press_variant``,
+    ``reward_weights``, ``initial_noise``, timesteps); ``config`` sets MJX's solver and
+    contact limits. The OT term always uses the exact JAX Hungarian (``ot_method`` of the
+    CPU env is not a choice here: every exact solver gives the same assignment cost).
 
     The CPU ``PianoEnv`` built with the same arguments is kept as ``reference``: it supplies
     the index arrays (tips, actuators, joints, keys, contact geoms), the goal tables and the
@@ -127,6 +127,7 @@ class MjxPianoEnv:
         # the reference's goals: with fingering='annotator' they carry the annotator's labels
         self.spec, self.song_goals, self.fingering = spec, ref.song_goals, fingering
         self.ot_variant, self.weights = ot_variant, ref.weights.as_dict()
+        self.press_variant = ref.press_variant
         self.initial_noise = ref.initial_noise
         self.num_steps, self.lookahead = goals.num_steps, ref.lookahead
         self.n_sub = ref._n_sub
@@ -286,7 +287,7 @@ class MjxPianoEnv:
         elif self.fingering in LABELLED_MODES:
             terms["fingering"] = R.human_fingering_reward(
                 tips[self._tip_row[t_goal]], self._press[keys], valid & self._tip_ok[t_goal])
-        terms["press"] = R.press_reward(goal, key_state, pressed)
+        terms["press"] = R.press_reward(goal, key_state, pressed, self.press_variant)
         terms["sustain"] = R.sustain_reward(self._goal_sustain[t_goal], sustain)
         touching, contacts = self._contacts(d, pressed)
         terms["collision"] = 1.0 - touching.astype(jnp.float32)

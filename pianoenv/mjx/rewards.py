@@ -52,13 +52,19 @@ def human_fingering_reward(tips: jax.Array, targets: jax.Array, valid: jax.Array
     return jnp.where(count > 0, close.sum() / jnp.maximum(count, 1), 0.0)
 
 
-def press_reward(goal: jax.Array, key_state: jax.Array, pressed: jax.Array) -> jax.Array:
-    """goal (88,) bool, key_state (88,) in [0, 1], pressed (88,) bool."""
+def press_reward(goal: jax.Array, key_state: jax.Array, pressed: jax.Array,
+                 variant: str = "step") -> jax.Array:
+    """goal (88,) bool, key_state (88,) in [0, 1], pressed (88,) bool; ``variant`` as in
+    ``pianoenv.rewards.press_reward`` (a Python string: fixed when the step is traced)."""
     count = goal.sum()
     close = gaussian_tolerance(1.0 - key_state, KEY_CLOSE_ENOUGH, 10 * KEY_CLOSE_ENOUGH)
     active = jnp.where(count > 0, 0.5 * jnp.where(goal, close, 0.0).sum() / jnp.maximum(count, 1),
                        0.0)
-    return active + 0.5 * (~jnp.any(pressed & ~goal)).astype(key_state.dtype)
+    wrong = (pressed & ~goal).sum()
+    if variant == "step":
+        return active + 0.5 * (wrong == 0).astype(key_state.dtype)
+    return active + 0.5 * jnp.maximum(0.0, 1.0 - wrong / jnp.maximum(count, 1)).astype(
+        key_state.dtype)
 
 
 def sustain_reward(goal: jax.Array, state: jax.Array) -> jax.Array:

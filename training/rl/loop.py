@@ -10,7 +10,9 @@ A run directory holds::
     episodes.csv     return, F1 and mean reward terms of every training episode
     eval.csv         deterministic-policy F1/precision/recall/return/terms every eval_interval
     tb/              TensorBoard: train/*, episode/*, reward/<term>, eval/*, eval/reward/<term>
-    checkpoints/     the last keep_checkpoints checkpoints (+ replay when save_replay)
+    checkpoints/     the last keep_checkpoints checkpoints (+ replay when save_replay), and
+                     best.ckpt: the agent of the best evaluation F1 so far (the run's policy
+                     for ``eval --checkpoint best`` and the dataset pipeline)
     f1_curve.png     evaluation F1 against steps
     summary.json     what happened, written at the end (and on Ctrl-C)
 
@@ -260,6 +262,13 @@ class Trainer:
         self.updates, self.elapsed = int(meta["updates"]), float(meta["elapsed"])
         self.next_checkpoint = int(meta["next_checkpoint"])
         self.best_f1 = float(meta.get("best_f1", -math.inf))
+        best = ckpt.best_path(self.paths.checkpoints)
+        if best is not None:  # a best evaluation after the checkpoint resumed from stays best
+            try:
+                self.best_f1 = max(self.best_f1, float(ckpt.read_meta(best)["best_f1"]))
+            except (InputError, KeyError, TypeError, ValueError):
+                warnings.warn(f"ignoring an unreadable {best.name}; the next evaluation "
+                              "replaces it", ckpt.CheckpointWarning, stacklevel=2)
         self.last_eval = meta.get("last_eval")
         for name, state in meta["rngs"].items():
             ckpt.set_generator_state(self.rngs[name], state)
@@ -515,7 +524,11 @@ class Trainer:
         self.eval_log.write(row)
         self.scalars.add({f"eval/{k}": v for k, v in mean.items()}, self.step)
         self.last_eval = row
-        self.best_f1 = max(self.best_f1, row["f1"])
+        if row["f1"] > self.best_f1:
+            self.best_f1 = row["f1"]
+            ckpt.save_best(self.paths.checkpoints, self.step, self.state,
+                           {"last_eval": row, "best_f1": self.best_f1,
+                            "config": self.config.to_dict()})
         if self.on_eval is not None:
             self.on_eval(self.step, results[-1])
         return row

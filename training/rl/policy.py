@@ -112,7 +112,8 @@ def load_run(run: str | Path, checkpoint: str | Path | None = None, *,
              env: TrainingEnv | None = None) -> LoadedRun:
     """The config, environment and agent of a ``pianohands train`` run directory.
 
-    The newest readable checkpoint is used unless ``checkpoint`` names a file. ``env``
+    The newest readable checkpoint is used unless ``checkpoint`` names a file, or is
+    "best": the run's ``best.ckpt`` (the agent of its best evaluation F1). ``env``
     replaces the environment built from the run's config (an experiment's own factory).
     A directory without config.json, without a checkpoint, or with only corrupt ones is an
     ``InputError`` naming the file, raised before the environment is built.
@@ -120,6 +121,11 @@ def load_run(run: str | Path, checkpoint: str | Path | None = None, *,
     run = check_run_dir(run)
     config = TrainConfig.load(run / "config.json")
     directory = ckpt.checkpoint_dir(run)
+    if checkpoint is not None and str(checkpoint) == "best":
+        checkpoint = ckpt.best_path(directory)
+        if checkpoint is None:
+            raise InputError("no best.ckpt yet (written at the first evaluation)",
+                             file=directory, field="--checkpoint")
     if checkpoint is None:  # fail before building the environment and compiling
         if not ckpt.list_checkpoints(directory):
             raise InputError("no checkpoint yet (train first)", file=directory, field="checkpoint")
