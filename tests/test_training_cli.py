@@ -175,6 +175,12 @@ def test_demo_end_to_end_and_rerun(capsys, tmp_path):
                 "learned_fingering", "fingering_plot", "wall_time_s"):
         assert key in summary, key
     assert summary["steps"] == 150 and 0 <= summary["random_f1"] <= 1
+    # the curve ends with the final policy; the report and video play the best evaluated one
+    curve = summary["eval_curve"]
+    assert curve[-1]["step"] == 150 and summary["final_f1"] == pytest.approx(curve[-1]["f1"])
+    best = max(curve, key=lambda point: point["f1"])
+    assert summary["played"]["f1"] == pytest.approx(best["f1"], abs=1e-6)  # CSV: 6 digits
+    assert summary["played"]["step"] == best["step"]
     for name in ("f1_curve.png", "eval/learned_fingering.txt", "eval/piano_roll.png",
                  "eval/finger_usage.png"):
         assert (out / name).is_file(), name

@@ -207,9 +207,13 @@ def test_best_checkpoint_holds_the_agent_of_the_best_evaluation(tmp_path, monkey
     assert load_run(tmp_path, "best", env=env).checkpoint.step == 120
 
 
-def test_best_checkpoint_by_name_before_any_evaluation_is_an_input_error(tmp_path):
+def test_every_run_ends_with_an_evaluation_and_best_by_name_needs_the_file(tmp_path):
     from training.rl.policy import load_run
 
-    trainer(config(steps=60, eval_interval=10**6, save_replay=False), tmp_path).run()
-    with pytest.raises(InputError, match="no best.ckpt yet"):
+    trainer(config(steps=50, eval_interval=10**6, save_replay=False), tmp_path).run()
+    evals = (tmp_path / "eval.csv").read_text().splitlines()
+    assert [int(line.split(",")[0]) for line in evals[1:]] == [50]  # the final policy's
+    assert json.loads((tmp_path / "summary.json").read_text())["last_eval"]["step"] == 50
+    ckpt.best_path(tmp_path / "checkpoints").unlink()  # as a run of an earlier version
+    with pytest.raises(InputError, match="no best.ckpt"):
         load_run(tmp_path, "best")

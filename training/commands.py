@@ -293,9 +293,12 @@ def demo_command(
                            base_policy=None if base_policy == "none" else base_policy)
     base = summary.get("base_policy")
     alone = f", {base['policy']} alone {base['f1']:.3f}" if base else ""
+    played = summary["played"]
     typer.echo(f"{out}: final F1 {summary['final_f1']:.3f} vs random policy "
                f"{summary['random_f1']:.3f}{alone} after {summary['steps']} steps "
-               f"({summary['wall_time_s'] / 60:.1f} min) -> {out / 'summary.json'}")
+               f"({summary['wall_time_s'] / 60:.1f} min); the video and fingering plots play "
+               f"the best evaluated policy (step {played['step']}, F1 {played['f1']:.3f}) "
+               f"-> {out / 'summary.json'}")
 
 
 def register(app: typer.Typer) -> None:

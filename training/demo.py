@@ -9,8 +9,10 @@
    (dropout 0.01 + LayerNorm critics, GELU, tau 0.05, discount 0.88, learnable temperature,
    Adam 3e-4, one update per 2 steps) but uses two hidden layers of 256 and batches of 128,
    which makes an update ~2.5x cheaper, with 1k warm-up steps and an evaluation every 1k.
-3. Evaluates the final policy (``pianohands eval``): learned fingering (PIG + piano roll
-   against the piece's human fingering), finger usage, video when GL is available.
+3. Evaluates the run's best policy (``best.ckpt``, the best evaluation F1; ``pianohands
+   eval --checkpoint best``): learned fingering (PIG + piano roll against the piece's human
+   fingering), finger usage, video when GL is available. The final policy's F1 is the
+   last point of the curve (every run ends with an evaluation).
 4. Writes ``f1_curve.png`` (with the random policy's F1 as a line) and ``summary.json``.
 
 Re-running replaces a previous demo in the same directory (recognised by ``demo.json``);
@@ -93,19 +95,11 @@ def run_demo(out: str | Path, *, minutes: float = 8.5, song: str = "demo_short",
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            report = evaluate_run(out, video=True)
+            report = evaluate_run(out, video=True, checkpoint=Path("best"))
         except Exception as exc:  # noqa: BLE001 - no GL: keep the demo, skip the video
-            report = evaluate_run(out, video=False)
+            report = evaluate_run(out, video=False, checkpoint=Path("best"))
             report["video_error"] = f"{type(exc).__name__}: {exc}"
-    log = CsvLog(out / "eval.csv")
-    rows = log.rows()
-    if not rows or int(float(rows[-1]["step"])) != summary["steps"]:
-        # the final policy's evaluation closes the curve (also when no periodic one ran)
-        log.write({"step": summary["steps"], "f1": report["f1"], "precision": report["precision"],
-                   "recall": report["recall"], "return": report["return"],
-                   "length": report["steps"],
-                   **{f"reward/{k}": v for k, v in sorted(report["reward_terms"].items())}})
-        rows = log.rows()
+    rows = CsvLog(out / "eval.csv").rows()
     summary["eval_curve"] = [{"step": int(float(r["step"])), "f1": float(r["f1"])} for r in rows]
     base = bars.get("base")
     plot_f1_curve(rows, out / "f1_curve.png", random_f1=baseline["f1"],
@@ -115,8 +109,11 @@ def run_demo(out: str | Path, *, minutes: float = 8.5, song: str = "demo_short",
     summary.update({
         "demo": True, "random_policy": baseline, "random_f1": baseline["f1"],
         "base_policy": bars.get("base"),
-        "final_f1": float(report["f1"]), "final_eval": {k: report[k] for k in ("f1", "precision", "recall")},
-        "beats_random": bool(report["f1"] > baseline["f1"]),
+        "final_f1": float(summary["last_eval"]["f1"]),
+        "final_eval": {k: summary["last_eval"][k] for k in ("f1", "precision", "recall")},
+        "played": {"checkpoint": "best.ckpt", "step": report["checkpoint_step"],
+                   **{k: report[k] for k in ("f1", "precision", "recall")}},
+        "beats_random": bool(summary["last_eval"]["f1"] > baseline["f1"]),
         "learned_fingering": report["files"].get("learned_fingering"),
         "fingering_plot": report["files"].get("piano_roll"),
         "finger_usage_plot": report["files"].get("finger_usage"),

@@ -330,6 +330,12 @@ class Trainer:
         stop = GracefulInterrupt(sigterm=signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN)
         try:
             self._loop(bar, stop, t_start, elapsed_base)
+            if not stop.requested and (self.last_eval is None
+                                       or int(self.last_eval["step"]) != self.step):
+                # a run that ends between evaluations (time budget, a step count off the
+                # interval) evaluates its final policy too: summary.json's last_eval is the
+                # policy the run ends with, and it may be the best
+                self.evaluate()
         except KeyboardInterrupt:
             interrupted = True
             raise

@@ -124,7 +124,8 @@ def load_run(run: str | Path, checkpoint: str | Path | None = None, *,
     if checkpoint is not None and str(checkpoint) == "best":
         checkpoint = ckpt.best_path(directory)
         if checkpoint is None:
-            raise InputError("no best.ckpt yet (written at the first evaluation)",
+            raise InputError("no best.ckpt (every evaluation that raises the run's best F1 "
+                             "writes it; runs of versions before it have none)",
                              file=directory, field="--checkpoint")
     if checkpoint is None:  # fail before building the environment and compiling
         if not ckpt.list_checkpoints(directory):
