@@ -58,6 +58,12 @@ ARMS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
     "residual-ik-perkey": ({}, {**_IK, "press_variant": "per_key"}, {}),
     "residual-ik-perkey-zero": ({}, {**_IK, "press_variant": "per_key"},
                                 {"actor_zero_init": True}),
+    # residual RL's recipe (Silver et al. 2018): zero residual, small exploration from step 0
+    # (no uniform warm-up; a temperature to match: at 1.0 the entropy bonus of a 0.1 std
+    # outweighs the reward ~20x), critics alone for the first 10k updates
+    "residual-ik-burnin": ({"warmup_steps": 0}, _IK,
+                           {"actor_zero_init": True, "actor_init_std": 0.1,
+                            "init_temperature": 0.01, "actor_burn_in": 10_000}),
     "crossq": (_CROSSQ.run, {}, _CROSSQ.agent),
 }
 

@@ -71,3 +71,33 @@ def test_first_deterministic_episode_on_a_residual_env_plays_the_base_policy():
     assert not np.array_equal(np.stack(res.applied_actions), expected)
     raw.close()
     res.close()
+
+
+def test_actor_init_std_sets_the_untrained_std_everywhere():
+    agent = DroQ(ZERO.replace(actor_init_std=0.1), DENSE, BITS, ACTION)
+    state = agent.init(0)
+    for seed in (0, 1):
+        (mean, log_std), _ = agent.actor_apply(state.actor, state.actor_stats,
+                                               make_batch(seed).obs)
+        np.testing.assert_allclose(np.asarray(log_std), np.log(0.1), rtol=1e-6)
+        np.testing.assert_array_equal(np.asarray(mean), 0.0)
+    # exploration then stays near the base policy: |tanh(0.1 * eps)| is ~0.08 on average
+    sampled = np.asarray(agent.act(state, make_batch(0).obs, jax.random.PRNGKey(0), 0, False))
+    assert 0.03 < np.abs(sampled).mean() < 0.15
+
+
+def test_actor_burn_in_trains_only_the_critics_for_its_updates():
+    """Three updates with a burn-in of 2: the actor and temperature stay at their initial
+    values for updates 0 and 1 while the critics learn, and move at update 2."""
+    agent = DroQ(ZERO.replace(actor_burn_in=2), DENSE, BITS, ACTION)
+    start = agent.init(0)
+    keep = [np.asarray(x).copy() for x in jax.tree.leaves((start.actor, start.log_temp))]
+    critic0 = [np.asarray(x).copy() for x in jax.tree.leaves(start.critic)]
+    state, _ = agent.update(start, jax.tree.map(lambda *x: np.stack(x),
+                                                make_batch(1), make_batch(2)))
+    for a, b in zip(keep, jax.tree.leaves((state.actor, state.log_temp))):
+        np.testing.assert_array_equal(a, np.asarray(b))
+    assert any(np.any(a != np.asarray(b)) for a, b in zip(critic0, jax.tree.leaves(state.critic)))
+    state, _ = agent.update(state, jax.tree.map(lambda x: x[None], make_batch(3)))
+    assert np.any(np.asarray(state.actor["mean"]["kernel"]))
+    assert float(state.log_temp) != float(keep[-1])

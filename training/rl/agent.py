@@ -21,6 +21,8 @@ the config, the module definitions) lives in ``DroQ``.
 
 from __future__ import annotations
 
+import math
+
 from functools import partial
 from typing import Any, ClassVar, NamedTuple
 
@@ -92,7 +94,9 @@ class DroQ:
                   bn_warmup=config.bn_warmup)
         self.actor_def = Actor(tuple(config.hidden_dims), num_bits, action_dim, config.activation,
                                config.log_std_min, config.log_std_max, config.sparse_goals,
-                               zero_mean_init=config.actor_zero_init, **bn)
+                               zero_mean_init=config.actor_zero_init,
+                               init_log_std=(None if config.actor_init_std is None
+                                             else math.log(config.actor_init_std)), **bn)
         self.critic_def = CriticEnsemble(config.num_qs, tuple(config.critic_widths), num_bits,
                                          config.activation, config.critic_dropout,
                                          config.critic_layer_norm, config.sparse_goals, **bn)
@@ -311,11 +315,12 @@ class DroQ:
             state.rng, 6)
         temp = jnp.exp(state.log_temp)
         new, metrics = self._critic_step(state, batch, (k_next, k_target_drop, k_critic_drop))
-        delay = self.config.policy_delay
-        if delay == 1:
+        delay, burn_in = self.config.policy_delay, self.config.actor_burn_in
+        if delay == 1 and burn_in == 0:
             new = self._actor_step(new, batch.obs, (k_actor, k_actor_drop))
         else:  # the actor and temperature learn on every ``delay``-th update (0, d, 2d, ...)
-            new = jax.lax.cond(state.step % delay == 0,
+            # once the first ``burn_in`` updates (critics only) are done
+            new = jax.lax.cond((state.step % delay == 0) & (state.step >= burn_in),
                                lambda s: self._actor_step(s, batch.obs, (k_actor, k_actor_drop)),
                                lambda s: s, new)
         new = new.replace(rng=rng, step=state.step + 1)

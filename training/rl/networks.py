@@ -335,7 +335,9 @@ class Actor(nn.Module):
     """Tanh-squashed diagonal Gaussian policy: returns (mean, log_std) before the tanh.
 
     ``zero_mean_init``: the mean head's kernel starts at zero (its bias always does), so the
-    untrained policy's mode is exactly 0; the log-std head keeps its random init.
+    untrained policy's mode is exactly 0. ``init_log_std``: the log-std head's kernel starts
+    at zero and its bias at this value (the same std for every observation); None keeps
+    its random init.
     """
 
     hidden_dims: Sequence[int]
@@ -346,6 +348,7 @@ class Actor(nn.Module):
     log_std_max: float = 2.0
     sparse: bool = True
     zero_mean_init: bool = False
+    init_log_std: float | None = None
     batch_norm: bool = False
     bn_momentum: float = 0.99
     bn_warmup: int = 100_000
@@ -359,7 +362,12 @@ class Actor(nn.Module):
         init = nn.initializers.xavier_uniform()
         mean_init = nn.initializers.zeros if self.zero_mean_init else init
         mean = nn.Dense(self.action_dim, kernel_init=mean_init, name="mean")(x)
-        log_std = nn.Dense(self.action_dim, kernel_init=init, name="log_std")(x)
+        if self.init_log_std is None:
+            log_std = nn.Dense(self.action_dim, kernel_init=init, name="log_std")(x)
+        else:
+            log_std = nn.Dense(self.action_dim, kernel_init=nn.initializers.zeros,
+                               bias_init=nn.initializers.constant(self.init_log_std),
+                               name="log_std")(x)
         return mean, jnp.clip(log_std, self.log_std_min, self.log_std_max)
 
 
