@@ -17,6 +17,10 @@ a 95% band only with >= 3 seeds, the random policy's F1 dashed).
 ``--workers 2`` runs two seeds at once, each pinned to one vCPU with single-threaded XLA
 (both vCPUs busy; on this machine they share a physical core, so each run is slower than
 alone: compare arms only within one invocation).
+
+``--merge DIR [DIR ...]`` writes the table, curves and plot of earlier invocations' ``--out``
+folders together (seeds of one arm run at different times, e.g. a 2-hour seed per vCPU
+while other work used the other one); nothing is trained.
 """
 
 from __future__ import annotations
@@ -213,7 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1, help="runs at once (1 per vCPU)")
     p.add_argument("--out", type=Path, default=Path("runs/learn_bench"))
     p.add_argument("--overwrite", action="store_true", help="replace run dirs already in --out")
+    p.add_argument("--merge", nargs="+", type=Path, metavar="DIR",
+                   help="combine these earlier --out folders into --out instead of training")
     args = p.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out)
 
     env_kwargs: dict[str, Any] = {}
     for item in args.env_arg:
@@ -241,22 +249,66 @@ def main(argv: list[str] | None = None) -> int:
     else:
         results = [_worker(job) for job in jobs]
     rnd = random_f1(args.song, args.hand, env_kwargs)
-    table = summarise(results, args.arms)
     title = (f"{args.song} / {args.hand} / {args.fingering} / {args.budget_min:g} min per run, "
              f"{args.workers} at once")
     print(f"# learn_bench: {title}; total {(time.perf_counter() - started) / 60:.1f} min")
+    report(results, args.arms, rnd, args.out, title,
+           {"args": {k: str(v) for k, v in vars(args).items()}})
+    return 0
+
+
+def report(results: list[dict[str, Any]], arms: list[str], rnd: float, out: Path, title: str,
+           header: dict[str, Any]) -> None:
+    """The table (printed), ``curves.csv``, ``summary.json`` and ``learn_curves.png``."""
+    table = summarise(results, arms)
     print_table(table, rnd)
-    with (args.out / "curves.csv").open("w") as handle:
+    with (out / "curves.csv").open("w") as handle:
         handle.write("arm,seed,step,seconds,f1\n")
         for r in results:
             for point in r["curve"]:
                 handle.write(f"{r['arm']},{r['seed']},{point['step']},{point['seconds']:.1f},"
                              f"{point['f1']:.4f}\n")
-    (args.out / "summary.json").write_text(json.dumps(
-        {"args": {k: str(v) for k, v in vars(args).items()}, "random_f1": rnd,
-         "arms": table}, indent=2) + "\n")
-    plot(results, args.arms, rnd, args.out / "learn_curves.png", title)
-    print(f"wrote {args.out}/curves.csv, summary.json, learn_curves.png")
+    (out / "summary.json").write_text(json.dumps(
+        {**header, "random_f1": rnd, "arms": table}, indent=2) + "\n")
+    plot(results, arms, rnd, out / "learn_curves.png", title)
+    print(f"wrote {out}/curves.csv, summary.json, learn_curves.png")
+
+
+def merge(folders: list[Path], out: Path) -> int:
+    """Earlier invocations' results as one: their curves (``curves.csv``) and per-seed step
+    counts and wall times (``summary.json``); a seed of an arm may appear only once."""
+    results: list[dict[str, Any]] = []
+    arms: list[str] = []
+    summaries = []
+    for folder in folders:
+        summary = json.loads((folder / "summary.json").read_text())
+        summaries.append(summary)
+        curves: dict[tuple[str, int], list[dict[str, float]]] = {}
+        for line in (folder / "curves.csv").read_text().splitlines()[1:]:
+            arm, seed, step, seconds, f1 = line.split(",")
+            curves.setdefault((arm, int(seed)), []).append(
+                {"step": int(step), "seconds": float(seconds), "f1": float(f1)})
+        for (arm, seed), curve in curves.items():
+            if any(r["arm"] == arm and r["seed"] == seed for r in results):
+                raise SystemExit(f"{folder}: {arm} seed {seed} is in two of the folders")
+            row = summary["arms"][arm]
+            i = row["seeds"].index(seed)
+            results.append({"arm": arm, "seed": seed, "curve": curve,
+                            "steps": row["steps"][i], "wall_s": row["wall_s"][i]})
+            arms += [arm] if arm not in arms else []
+    args = [s["args"] for s in summaries]
+    for key in ("song", "hand", "fingering", "env_arg"):
+        if len({a[key] for a in args}) > 1:
+            raise SystemExit(f"the folders differ in --{key.replace('_', '-')}: "
+                             f"{sorted({a[key] for a in args})}")
+    budgets = sorted({a["budget_min"] for a in args}, key=float)
+    title = (f"{args[0]['song']} / {args[0]['hand']} / {args[0]['fingering']} / "
+             f"{' and '.join(budgets)} min per run, merged from {len(folders)} invocations")
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"# learn_bench (merged): {title}")
+    report(sorted(results, key=lambda r: (r["arm"], r["seed"])), arms,
+           float(summaries[0]["random_f1"]), out, title,
+           {"merged": [str(f) for f in folders], "args": args})
     return 0
 
 

@@ -125,7 +125,9 @@ def gaussian_tolerance(x: np.ndarray, upper: float, margin: float) -> np.ndarray
 #              costs nothing more, so a learner trades many right keys for fewer steps with a
 #              wrong one; the F1 it is judged by weighs a wrong key about like a missed one.
 #              (BWV 66.6 chunk 0, residual on the pianist under "step": return rose while
-#              precision went 0.81 -> 0.91 and recall 0.62 -> 0.55, F1 0.67 -> 0.63.)
+#              precision went 0.81 -> 0.91 and recall 0.62 -> 0.55, F1 0.67 -> 0.63, in
+#              the first 32k steps. Under "per_key" F1 fell alike, to 0.55 at 32k steps, so
+#              this term is not what makes that early dip; docs/results.md, wave 5.)
 PRESS_VARIANTS = ("step", "per_key")
 
 

@@ -22,7 +22,6 @@ the config, the module definitions) lives in ``DroQ``.
 from __future__ import annotations
 
 import math
-
 from functools import partial
 from typing import Any, ClassVar, NamedTuple
 
