@@ -192,6 +192,8 @@ def plot(results: list[dict[str, Any]], arms: list[str], rnd: float, out: Path,
             ax.axhline(th, color="grey", lw=0.5, alpha=0.5)
         ax.set(xlabel=xlabel, ylim=(0, 1.02))
         ax.grid(alpha=0.3)
+    # steps in thousands: six-digit tick labels run into each other on long runs
+    axes[1].xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x / 1000:g}k"))
     axes[0].set_ylabel("evaluation F1 (deterministic, whole episode)")
     axes[1].legend(fontsize=7, loc="lower right")
     band = " (band: 95% CI over seeds)" if all(
