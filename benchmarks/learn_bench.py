@@ -283,7 +283,12 @@ def merge(folders: list[Path], out: Path) -> int:
     arms: list[str] = []
     summaries = []
     for folder in folders:
+        if not ((folder / "summary.json").is_file() and (folder / "curves.csv").is_file()):
+            raise SystemExit(f"{folder}: no summary.json and curves.csv (not a --out folder "
+                             "of a finished invocation)")
         summary = json.loads((folder / "summary.json").read_text())
+        if "merged" in summary:
+            raise SystemExit(f"{folder}: is itself a merge; merge the folders it lists")
         summaries.append(summary)
         curves: dict[tuple[str, int], list[dict[str, float]]] = {}
         for line in (folder / "curves.csv").read_text().splitlines()[1:]:
