@@ -187,14 +187,22 @@ def test_best_checkpoint_holds_the_agent_of_the_best_evaluation(tmp_path, monkey
     cfg = config(steps=180, eval_interval=60, save_replay=False, keep_checkpoints=3)
     seen = {}
     t = trainer(cfg, tmp_path)
-    t.on_eval = lambda step, _: seen.setdefault(step, leaves(t.state))
+    t.on_eval = lambda step, _: seen.setdefault(step, leaves(t.state.actor))
     t.run()
     best = ckpt.best_path(tmp_path / "checkpoints")
     meta = ckpt.read_meta(best)
     assert meta["step"] == 120 and meta["best_f1"] == 0.5 and meta["last_eval"]["f1"] == 0.5
     stored = ckpt.read_checkpoint(best, t.state)
-    for a, b in zip(leaves(stored.agent), seen[120]):
+    for a, b in zip(leaves(stored.agent.actor), seen[120], strict=True):
         np.testing.assert_array_equal(a, b)
+    # policy-only: the critics and optimisers are the template's, and the file holds
+    # little more than the actor (the step checkpoints hold all of it)
+    assert meta["policy_only"]
+    for a, b in zip(leaves(stored.agent.critic), leaves(t.state.critic), strict=True):
+        np.testing.assert_array_equal(a, b)
+    actor_bytes = sum(x.nbytes for x in leaves(t.state.actor))
+    step_file = ckpt.list_checkpoints(tmp_path / "checkpoints")[0][1]
+    assert best.stat().st_size < 1.2 * actor_bytes + 20_000 < step_file.stat().st_size
     for step, path in ckpt.list_checkpoints(tmp_path / "checkpoints"):
         if step > 60:
             path.unlink()

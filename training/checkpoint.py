@@ -2,7 +2,10 @@
 
 A checkpoint is one file ``checkpoints/step_<step>.ckpt`` (the newest ``keep`` are kept, for
 ``--resume``), or ``checkpoints/best.ckpt``: the agent at the evaluation with the highest F1
-so far (``save_best``; what a user or the dataset pipeline takes as the run's policy)::
+so far (``save_best``; what a user or the dataset pipeline takes as the run's policy). The
+best checkpoint is *policy-only*: it stores the agent's ``POLICY_FIELDS`` (the actor, a
+tenth of the state) and loading fills the rest from the template, so it can be evaluated,
+played and collected from, but a run resumes only from ``step_*.ckpt``::
 
     b"PIANOHANDS-CKPT-1\\n" + sha256(payload) + payload
 
@@ -105,9 +108,13 @@ def save_checkpoint(directory: Path, step: int, agent_state: Any, meta: dict[str
 
 
 def save_best(directory: Path, step: int, agent_state: Any, meta: dict[str, Any]) -> Path:
-    """Writes ``best.ckpt`` (replacing the previous best): no replay, never pruned."""
+    """Writes ``best.ckpt`` (replacing the previous best): policy-only, no replay, never
+    pruned. Why policy-only: every run keeps one, and a dataset of thousands of specialists
+    should not store thousands of critics and optimiser states nobody loads."""
     directory.mkdir(parents=True, exist_ok=True)
-    return _write(directory / BEST, agent_state, dict(meta, step=int(step)))
+    fields = getattr(type(agent_state), "POLICY_FIELDS", None)
+    return _write(directory / BEST, agent_state, dict(meta, step=int(step), policy_only=True),
+                  fields)
 
 
 def best_path(directory: Path) -> Path | None:
@@ -130,8 +137,11 @@ def _meta(data: dict[str, Any]) -> dict[str, Any]:
     return json.loads(bytes(np.asarray(data["meta"], np.uint8)).decode())
 
 
-def _write(path: Path, agent_state: Any, meta: dict[str, Any]) -> Path:
+def _write(path: Path, agent_state: Any, meta: dict[str, Any],
+           fields: tuple[str, ...] | None = None) -> Path:
     state = jax.tree.map(np.asarray, flax.serialization.to_state_dict(agent_state))
+    if fields is not None:
+        state = {name: state[name] for name in fields}
     payload = flax.serialization.msgpack_serialize(
         {"agent": state, "meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)})
     atomic_write_bytes(path, MAGIC + hashlib.sha256(payload).digest() + payload)
@@ -193,8 +203,8 @@ def read_checkpoint(path: Path, template: Any) -> Checkpoint:
     try:
         data = flax.serialization.msgpack_restore(payload)
         meta = _meta(data)
-        agent = flax.serialization.from_state_dict(template, _with_added_fields(template,
-                                                                                data["agent"]))
+        stored = _with_added_fields(template, data["agent"], every=bool(meta.get("policy_only")))
+        agent = flax.serialization.from_state_dict(template, stored)
     except Exception as exc:  # noqa: BLE001 - any decoding failure means an unusable file
         raise InputError(f"cannot decode ({type(exc).__name__}: {exc})", file=path,
                          field="checkpoint") from None
@@ -205,15 +215,16 @@ def read_checkpoint(path: Path, template: Any) -> Checkpoint:
     return Checkpoint(path=path, step=int(meta["step"]), agent=agent, meta=meta)
 
 
-def _with_added_fields(template: Any, state: Any) -> Any:
+def _with_added_fields(template: Any, state: Any, every: bool = False) -> Any:
     """``state`` plus the template's value of every field the agent state gained after the
     checkpoint was written (``ADDED_FIELDS``: batch-norm statistics, actor metrics), so
-    checkpoints of earlier versions still load."""
-    added = getattr(type(template), "ADDED_FIELDS", ())
+    checkpoints of earlier versions still load; with ``every`` (a policy-only checkpoint),
+    of every field it does not store."""
+    fresh = flax.serialization.to_state_dict(template)
+    added = tuple(fresh) if every else getattr(type(template), "ADDED_FIELDS", ())
     missing = [name for name in added if isinstance(state, dict) and name not in state]
     if not missing:
         return state
-    fresh = flax.serialization.to_state_dict(template)
     return {**state, **{name: fresh[name] for name in missing}}
 
 
