@@ -70,6 +70,36 @@ def test_settings_change_the_fingerprint_and_learning_changes_the_run(tmp_path):
     workers = tiny(tmp_path, specialist="droq",
                    train={"steps": 10, "env_workers": 1, "param_sync_interval": 2})[0]
     assert workers.run_dir == a.run_dir
+    assert tiny(tmp_path, specialist="droq", train={"steps": 10, "stop_f1": 0.8})[0].run_dir \
+        == a.run_dir  # so does an F1 to stop at
+
+
+@pytest.mark.parametrize("stop_f1, trains", [(0.75, False), (0.9, True), (None, True)])
+def test_a_run_that_ended_at_its_stop_f1_counts_as_trained(tmp_path, monkeypatch, stop_f1,
+                                                          trains):
+    """A rerun does not train a chunk whose run stopped at ``stop_f1`` (its best evaluation
+    reached it) before its steps; a higher ``stop_f1``, or none, resumes it."""
+    import training.rl.loop as loop
+    from training.pipeline import DroQSpecialist
+
+    train = {"steps": 1000} if stop_f1 is None else {"steps": 1000, "stop_f1": stop_f1}
+    task = tiny(tmp_path, specialist="droq", train=train)[0]
+    task.run_dir.mkdir(parents=True)
+    summary = {"steps": 120, "best_eval_f1": 0.8, "interrupted": False}
+    (task.run_dir / "summary.json").write_text(json.dumps(summary))
+
+    class Resumed(Exception):
+        pass
+
+    def trainer(*args, **kwargs):
+        raise Resumed
+
+    monkeypatch.setattr(loop, "Trainer", trainer)
+    if trains:
+        with pytest.raises(Resumed):
+            DroQSpecialist().train(task, task.run_dir)
+    else:
+        assert DroQSpecialist().train(task, task.run_dir) == summary
 
 
 def test_slugs_of_library_songs_and_files():

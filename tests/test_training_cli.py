@@ -53,6 +53,8 @@ def fails(capsys, argv: list[str], *needles: str) -> str:
     (["--time-budget", "nan"], ["--time-budget"]),
     (["--seed", "-1"], ["seed", ">= 0"]),
     (["--seed", "12345678901234567890"], ["seed", "must be < 4294967296"]),
+    (["--stop-f1", "1.5"], ["stop_f1", "must be <= 1"]),
+    (["--stop-f1", "0"], ["stop_f1", "must be > 0"]),
 ])
 def test_bad_train_flags(capsys, tmp_path, flags, needles):
     fails(capsys, ["train", "--out", str(tmp_path / "run"), *flags], *needles)

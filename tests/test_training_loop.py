@@ -225,3 +225,36 @@ def test_every_run_ends_with_an_evaluation_and_best_by_name_needs_the_file(tmp_p
     ckpt.best_path(tmp_path / "checkpoints").unlink()  # as a run of an earlier version
     with pytest.raises(InputError, match="no best.ckpt"):
         load_run(tmp_path, "best")
+
+
+def test_stop_f1_ends_the_run_at_the_first_evaluation_that_reaches_it(tmp_path, monkeypatch):
+    """Evaluation F1 0.2, 0.6, 0.9 (scripted) with stop_f1 0.6: the run ends at the second
+    evaluation (not a step later, and with no extra final evaluation), says so, and its
+    best.ckpt and newest checkpoint are that step's; resumed with a higher stop_f1 (a
+    schedule field, so a resume may change it) it trains on to the next evaluation."""
+    import training.rl.loop as loop
+
+    scripted = iter([0.2, 0.6, 0.9])
+    real = loop.run_episode
+
+    def run_episode(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.metrics["f1"] = next(scripted)
+        return result
+
+    monkeypatch.setattr(loop, "run_episode", run_episode)
+    cfg = config(steps=600, eval_interval=60, save_replay=False, stop_f1=0.6)
+    summary = trainer(cfg, tmp_path).run()
+    assert summary["steps"] == 120 and summary["reached_stop_f1"]
+    assert [point["step"] for point in summary["eval_curve"]] == [60, 120]
+    assert ckpt.read_meta(ckpt.best_path(tmp_path / "checkpoints"))["step"] == 120
+    assert ckpt.list_checkpoints(tmp_path / "checkpoints")[0][0] == 120
+    assert json.loads((tmp_path / "config.json").read_text())["stop_f1"] == 0.6
+    again = trainer(cfg.replace(stop_f1=0.8), tmp_path, resume=True).run()
+    assert again["steps"] == 180 and again["reached_stop_f1"]
+
+
+def test_a_run_without_stop_f1_trains_all_its_steps_and_writes_no_such_field(tmp_path):
+    summary = trainer(config(steps=120, save_replay=False), tmp_path).run()
+    assert summary["steps"] == 120 and not summary["reached_stop_f1"]
+    assert "stop_f1" not in json.loads((tmp_path / "config.json").read_text())

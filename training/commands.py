@@ -166,8 +166,9 @@ def train_command(**options: Any) -> None:
             raise
     last = summary.get("last_eval") or {}
     f1 = f"{last['f1']:.3f}" if "f1" in last else "n/a"
+    reached = " (reached --stop-f1)" if summary.get("reached_stop_f1") else ""
     typer.echo(f"{out}: {summary['steps']} steps, {summary['updates']} updates, "
-               f"{summary['wall_time_s']:.0f} s, last eval F1 {f1}")
+               f"{summary['wall_time_s']:.0f} s, last eval F1 {f1}{reached}")
 
 
 DEFAULT_BASE_POLICY = "ik"  # the winner of benchmarks/learn_bench.py (docs/results.md)

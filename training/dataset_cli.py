@@ -253,7 +253,8 @@ def rp1m_command(
                               "kinematic pianist, the fastest learner measured, see "
                               "docs/results.md); none: from scratch, as RP1M")] = "ik",
     steps: Annotated[Optional[int], typer.Option(
-        min=1, help="Training steps per chunk (default: RP1M's 8M).")] = None,
+        min=1, help="Training steps per chunk (default: RP1M's 8M); --train-arg "
+                    "stop_f1=0.75 ends a chunk's training at its first passing evaluation.")] = None,
     train_arg: Annotated[Optional[list[str]], typer.Option(
         "--train-arg", help="TrainConfig override KEY=VALUE (JSON value; agent.KEY for the "
                             "agent), repeatable, e.g. --train-arg batch_size=128")] = None,

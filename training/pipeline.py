@@ -123,7 +123,11 @@ class DroQSpecialist:
         summary_path = run_dir / "summary.json"
         if summary_path.is_file():
             summary = json.loads(summary_path.read_text())
-            if summary.get("steps", 0) >= config.steps and not summary.get("interrupted"):
+            best = summary.get("best_eval_f1")
+            passed = (config.stop_f1 is not None and best is not None
+                      and best >= config.stop_f1)  # ended at --train-arg stop_f1
+            if (summary.get("steps", 0) >= config.steps or passed) \
+                    and not summary.get("interrupted"):
                 return summary  # trained already
         has_ckpt = bool(ckpt.list_checkpoints(ckpt.checkpoint_dir(run_dir)))
         if (run_dir / "config.json").is_file() and not has_ckpt:

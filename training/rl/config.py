@@ -221,6 +221,11 @@ class TrainConfig(_Config):
         1, ge=1, description="gradient updates each time (one jitted lax.scan)")
     eval_interval: int = Field(10_000, ge=1, description="steps between evaluations")
     eval_episodes: int = Field(1, ge=1, description="episodes per evaluation")
+    stop_f1: float | None = Field(
+        None, gt=0.0, le=1.0,
+        description="end the run at the first evaluation with at least this F1 (best.ckpt "
+                    "holds that policy), e.g. RP1M's 0.75 when a passing specialist is all a "
+                    "dataset needs; default: train for all --steps")
     log_interval: int = Field(1_000, ge=1, description="steps between train.csv rows")
     checkpoint_interval: int = Field(
         50_000, ge=1, description="steps between checkpoints (taken at an episode end)")
@@ -280,11 +285,14 @@ class TrainConfig(_Config):
     # ----------------------------------------------------------------------------- I/O
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON; a single-process run (``env_workers`` 0) leaves out the worker fields,
-        so its config.json is byte for byte what earlier versions wrote (and read back)."""
+        and a run without ``stop_f1`` that field, so its config.json is byte for byte what
+        earlier versions wrote (and read back)."""
         data = self.model_dump(mode="json")
         if not self.env_workers:
             for name in _WORKER_FIELDS:
                 del data[name]
+        if self.stop_f1 is None:  # likewise for runs that train for all their steps
+            del data["stop_f1"]
         return data
 
     def to_json(self) -> str:
@@ -320,7 +328,8 @@ _WORKER_FIELDS = ("env_workers", "param_sync_interval")
 # computed (env worker processes), not the learning problem (``pianohands train --resume``,
 # and the pipeline's run directories, which are keyed by everything else).
 RESUMABLE_FIELDS = ("steps", "eval_interval", "eval_episodes", "log_interval",
-                    "checkpoint_interval", "keep_checkpoints", "save_replay", *_WORKER_FIELDS)
+                    "checkpoint_interval", "keep_checkpoints", "save_replay", "stop_f1",
+                    *_WORKER_FIELDS)
 RESIDUAL_KEYS = ("base_policy", "residual_scale")  # task arguments of pianoenv.residual
 
 

@@ -164,6 +164,7 @@ class Trainer:
         self.next_checkpoint = config.checkpoint_interval
         self.last_eval: dict[str, Any] | None = None
         self.best_f1 = -math.inf
+        self.reached_stop_f1 = False  # this session ended at an evaluation >= config.stop_f1
         self.resumed_from: str | None = None
         if self.resume and not ckpt.list_checkpoints(self.paths.checkpoints):
             self._start_over()
@@ -396,6 +397,9 @@ class Trainer:
                 self.evaluate()
                 if bar is not None:
                     bar.set_postfix_str(f"F1 {self.last_eval['f1']:.3f}", refresh=False)
+                if cfg.stop_f1 is not None and self.last_eval["f1"] >= cfg.stop_f1:
+                    self.reached_stop_f1 = True
+                    break
             if bar is not None and self.step % 25 == 0:
                 bar.update(self.step - bar.n)
             if ended is not None and self.step >= self.next_checkpoint:
@@ -567,6 +571,7 @@ class Trainer:
             "resumed_from": self.resumed_from, "interrupted": bool(extra.get("interrupted")),
             "f1_curve": str(plot) if plot else None,
             "env_workers": cfg.env_workers,
+            "reached_stop_f1": self.reached_stop_f1,
         }
         if self.workers is not None:
             summary["workers"] = {**self.workers.stats(seconds), **self.lag.stats(),
