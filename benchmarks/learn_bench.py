@@ -12,7 +12,8 @@ train`` does (deterministic evaluation every ``--eval-interval`` steps, whole ep
 Prints a table (per arm: final and best F1, mean and each seed, steps, and the wall-clock
 and steps to first reach F1 0.5 / 0.75 / 0.9), writes ``curves.csv``, ``summary.json`` and
 ``learn_curves.png`` (F1 vs wall-clock and vs steps, each seed a thin line, the mean bold,
-a 95% band only with >= 3 seeds, the random policy's F1 dashed).
+a 95% band only with >= 3 seeds, the random policy's F1 dashed and, for residual arms, the
+F1 of their base policy alone dotted: what the learner starts from and must beat).
 
 ``--workers 2`` runs two seeds at once, each pinned to one vCPU with single-threaded XLA
 (both vCPUs busy; on this machine they share a physical core, so each run is slower than
@@ -26,6 +27,7 @@ while other work used the other one); nothing is trained.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import math
 import multiprocessing as mp
@@ -102,16 +104,32 @@ def _worker(job: dict[str, Any]) -> dict[str, Any]:
             "steps": int(summary["steps"]), "wall_s": float(summary["wall_time_s"])}
 
 
-def random_f1(song: str, hand: str, env_kwargs: dict[str, Any], episodes: int = 3) -> float:
+def policy_f1(song: str, hand: str, env_kwargs: dict[str, Any], policy: str,
+              episodes: int = 1) -> float:
+    """Mean F1 of a registered policy alone (no learning) over ``episodes`` episodes: the
+    random policy (the floor) and each arm's base policy (what a residual starts from)."""
     from pianoenv import suite
     from pianoenv.episode import run_episode
     from pianoenv.policy import make_policy
+    from training.rl.config import RESIDUAL_KEYS
 
-    env = suite.load(song, hand=hand, **env_kwargs)
-    policy = make_policy("random", env)
-    f1 = [run_episode(env, policy, seed=i).metrics["f1"] for i in range(episodes)]
+    plain = {k: v for k, v in env_kwargs.items() if k not in RESIDUAL_KEYS}
+    env = suite.load(song, hand=hand, **plain)
+    actor = make_policy(policy, env)
+    f1 = [run_episode(env, actor, seed=i).metrics["f1"] for i in range(episodes)]
     env.close()
     return float(sum(f1) / len(f1))
+
+
+def references(song: str, hand: str, env_kwargs: dict[str, Any],
+               arms: list[str]) -> dict[str, float]:
+    """The reference lines of a plot: the random policy (3 episodes) and every base policy
+    of the arms (deterministic: one episode), by policy name."""
+    bases = sorted({ARMS[arm][1].get("base_policy") for arm in arms
+                    if arm in ARMS and ARMS[arm][1].get("base_policy")}
+                   | ({env_kwargs["base_policy"]} if env_kwargs.get("base_policy") else set()))
+    return {"random": policy_f1(song, hand, env_kwargs, "random", 3),
+            **{name: policy_f1(song, hand, env_kwargs, name) for name in bases}}
 
 
 def first_reach(curve: list[dict[str, float]], threshold: float, key: str) -> float | None:
@@ -141,7 +159,7 @@ def summarise(results: list[dict[str, Any]], arms: list[str]) -> dict[str, Any]:
     return table
 
 
-def print_table(table: dict[str, Any], rnd: float) -> None:
+def print_table(table: dict[str, Any], refs: dict[str, float]) -> None:
     def fmt(values: list[Any]) -> str:
         return "/".join("-" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
                         for v in values)
@@ -155,10 +173,11 @@ def print_table(table: dict[str, Any], rnd: float) -> None:
                  f"{row['best_f1_mean']:.3f}", fmt(row["steps"])]
         cells += [fmt(row[f"minutes_to_{th}"]) for th in THRESHOLDS]
         print("| " + " | ".join(cells) + " |")
-    print(f"random policy F1: {rnd:.3f}")
+    for name, f1 in refs.items():
+        print(f"{name} policy alone, F1: {f1:.3f}")
 
 
-def plot(results: list[dict[str, Any]], arms: list[str], rnd: float, out: Path,
+def plot(results: list[dict[str, Any]], arms: list[str], refs: dict[str, float], out: Path,
          title: str) -> None:
     import matplotlib
 
@@ -187,7 +206,10 @@ def plot(results: list[dict[str, Any]], arms: list[str], rnd: float, out: Path,
                 ax.fill_between(grid * scale, ys.mean(0) - half, ys.mean(0) + half,
                                 color=color, alpha=0.15, lw=0)
     for ax, xlabel in ((axes[0], "wall-clock (minutes)"), (axes[1], "environment steps")):
-        ax.axhline(rnd, color="black", ls="--", lw=1, label=f"random policy ({rnd:.2f})")
+        for name, f1 in refs.items():
+            label = "random policy" if name == "random" else f"{name} policy alone (no learning)"
+            ax.axhline(f1, color="black", ls="--" if name == "random" else ":", lw=1,
+                       label=f"{label} ({f1:.2f})")
         for th in THRESHOLDS:
             ax.axhline(th, color="grey", lw=0.5, alpha=0.5)
         ax.set(xlabel=xlabel, ylim=(0, 1.02))
@@ -225,10 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.merge:
         return merge(args.merge, args.out)
 
-    env_kwargs: dict[str, Any] = {}
-    for item in args.env_arg:
-        key, _, value = item.partition("=")
-        env_kwargs[key] = json.loads(value) if value[:1] in "0123456789-[{tfn" else value
+    env_kwargs = parse_env_args(args.env_arg)
     args.out.mkdir(parents=True, exist_ok=True)
     jobs = [{"arm": arm, "seed": seed, "song": args.song, "hand": args.hand,
              "fingering": args.fingering, "env_kwargs": env_kwargs,
@@ -250,20 +269,29 @@ def main(argv: list[str] | None = None) -> int:
             results = pool.map(_worker, jobs, chunksize=1)
     else:
         results = [_worker(job) for job in jobs]
-    rnd = random_f1(args.song, args.hand, env_kwargs)
+    refs = references(args.song, args.hand, env_kwargs, args.arms)
     title = (f"{args.song} / {args.hand} / {args.fingering} / {args.budget_min:g} min per run, "
              f"{args.workers} at once")
     print(f"# learn_bench: {title}; total {(time.perf_counter() - started) / 60:.1f} min")
-    report(results, args.arms, rnd, args.out, title,
+    report(results, args.arms, refs, args.out, title,
            {"args": {k: str(v) for k, v in vars(args).items()}})
     return 0
 
 
-def report(results: list[dict[str, Any]], arms: list[str], rnd: float, out: Path, title: str,
-           header: dict[str, Any]) -> None:
+def parse_env_args(items: list[str]) -> dict[str, Any]:
+    """``--env-arg KEY=VALUE`` items as task arguments (JSON values where they parse)."""
+    env_kwargs: dict[str, Any] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        env_kwargs[key] = json.loads(value) if value[:1] in "0123456789-[{tfn" else value
+    return env_kwargs
+
+
+def report(results: list[dict[str, Any]], arms: list[str], refs: dict[str, float], out: Path,
+           title: str, header: dict[str, Any]) -> None:
     """The table (printed), ``curves.csv``, ``summary.json`` and ``learn_curves.png``."""
     table = summarise(results, arms)
-    print_table(table, rnd)
+    print_table(table, refs)
     with (out / "curves.csv").open("w") as handle:
         handle.write("arm,seed,step,seconds,f1\n")
         for r in results:
@@ -271,8 +299,9 @@ def report(results: list[dict[str, Any]], arms: list[str], rnd: float, out: Path
                 handle.write(f"{r['arm']},{r['seed']},{point['step']},{point['seconds']:.1f},"
                              f"{point['f1']:.4f}\n")
     (out / "summary.json").write_text(json.dumps(
-        {**header, "random_f1": rnd, "arms": table}, indent=2) + "\n")
-    plot(results, arms, rnd, out / "learn_curves.png", title)
+        {**header, "random_f1": refs["random"], "policy_alone_f1": refs, "arms": table},
+        indent=2) + "\n")
+    plot(results, arms, refs, out / "learn_curves.png", title)
     print(f"wrote {out}/curves.csv, summary.json, learn_curves.png")
 
 
@@ -313,8 +342,13 @@ def merge(folders: list[Path], out: Path) -> int:
              f"{' and '.join(budgets)} min per run, merged from {len(folders)} invocations")
     out.mkdir(parents=True, exist_ok=True)
     print(f"# learn_bench (merged): {title}")
-    report(sorted(results, key=lambda r: (r["arm"], r["seed"])), arms,
-           float(summaries[0]["random_f1"]), out, title,
+    refs = summaries[0].get("policy_alone_f1")
+    if refs is None or any(ARMS[a][1].get("base_policy") not in (None, *refs) for a in arms
+                           if a in ARMS):  # folders of versions that kept only the random F1
+        refs = {**references(args[0]["song"], args[0]["hand"],
+                             parse_env_args(ast.literal_eval(args[0]["env_arg"])), arms),
+                "random": float(summaries[0]["random_f1"])}
+    report(sorted(results, key=lambda r: (r["arm"], r["seed"])), arms, refs, out, title,
            {"merged": [str(f) for f in folders], "args": args})
     return 0
 
