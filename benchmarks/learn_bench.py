@@ -194,13 +194,15 @@ def plot(results: list[dict[str, Any]], arms: list[str], refs: dict[str, float],
             for r in runs:
                 ax.plot([p[key] * scale for p in r["curve"]], [p["f1"] for p in r["curve"]],
                         color=color, lw=0.8, alpha=0.45)
-            # the mean only where every seed has data (no extrapolation before the first eval)
-            grid = np.linspace(max(r["curve"][0][key] for r in runs),
-                               min(r["curve"][-1][key] for r in runs), 40)
+            # the mean only where every seed has data (no extrapolation before the first
+            # eval); one seed is drawn as measured, not resampled
+            grid = (np.array([p[key] for p in runs[0]["curve"]], float) if len(runs) == 1
+                    else np.linspace(max(r["curve"][0][key] for r in runs),
+                                     min(r["curve"][-1][key] for r in runs), 40))
             ys = np.array([np.interp(grid, [p[key] for p in r["curve"]],
                                      [p["f1"] for p in r["curve"]]) for r in runs])
             ax.plot(grid * scale, ys.mean(0), color=color, lw=2.2,
-                    label=f"{arm} (mean of {len(runs)})")
+                    label=f"{arm} (mean of {len(runs)})" if len(runs) > 1 else f"{arm} (1 seed)")
             if len(runs) >= 3:
                 half = 1.96 * ys.std(0, ddof=1) / math.sqrt(len(runs))
                 ax.fill_between(grid * scale, ys.mean(0) - half, ys.mean(0) + half,
@@ -218,8 +220,9 @@ def plot(results: list[dict[str, Any]], arms: list[str], refs: dict[str, float],
     axes[1].xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x / 1000:g}k"))
     axes[0].set_ylabel("evaluation F1 (deterministic, whole episode)")
     axes[1].legend(fontsize=7, loc="lower right")
-    band = " (band: 95% CI over seeds)" if all(
-        sum(r["arm"] == a for r in results) >= 3 for a in arms) else ""
+    banded = [a for a in arms if sum(r["arm"] == a for r in results) >= 3]
+    band = "" if not banded else " (band: 95% CI over seeds)" if banded == arms else \
+        f" (band: 95% CI over seeds, {', '.join(banded)})"
     fig.suptitle(title + band, fontsize=10)
     fig.tight_layout()
     fig.savefig(out)
@@ -339,7 +342,8 @@ def merge(folders: list[Path], out: Path) -> int:
                              f"{sorted({a[key] for a in args})}")
     budgets = sorted({a["budget_min"] for a in args}, key=float)
     title = (f"{args[0]['song']} / {args[0]['hand']} / {args[0]['fingering']} / "
-             f"{' and '.join(budgets)} min per run, merged from {len(folders)} invocations")
+             f"{' and '.join(budgets)} min per run, merged from {len(folders)} invocation"
+             f"{'s' if len(folders) > 1 else ''}")
     out.mkdir(parents=True, exist_ok=True)
     print(f"# learn_bench (merged): {title}")
     refs = summaries[0].get("policy_alone_f1")
