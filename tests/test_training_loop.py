@@ -38,6 +38,21 @@ def leaves(state):
     return [np.asarray(x) for x in jax.tree.leaves(state)]
 
 
+def script_eval_f1(monkeypatch, values: list[float]) -> None:
+    """The trainer's evaluations report these F1 values, in order (the episodes still run)."""
+    import training.rl.loop as loop
+
+    scripted = iter(values)
+    real = loop.run_episode
+
+    def run_episode(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.metrics["f1"] = next(scripted)
+        return result
+
+    monkeypatch.setattr(loop, "run_episode", run_episode)
+
+
 @pytest.fixture(scope="module")
 def straight_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("straight")
@@ -172,18 +187,9 @@ def test_best_checkpoint_holds_the_agent_of_the_best_evaluation(tmp_path, monkey
     """Evaluation F1 0.2, 0.5, 0.3 (scripted): best.ckpt is the agent at the second
     evaluation; after a crash that lost the checkpoints taken since, the resumed run (its
     checkpoint saying 0.2) still knows 0.5, so later evaluations of 0.4 do not replace it."""
-    import training.rl.loop as loop
     from training.rl.policy import load_run
 
-    scripted = iter([0.2, 0.5, 0.3, 0.4, 0.45])
-    real = loop.run_episode
-
-    def run_episode(*args, **kwargs):
-        result = real(*args, **kwargs)
-        result.metrics["f1"] = next(scripted)
-        return result
-
-    monkeypatch.setattr(loop, "run_episode", run_episode)
+    script_eval_f1(monkeypatch, [0.2, 0.5, 0.3, 0.4, 0.45])
     cfg = config(steps=180, eval_interval=60, save_replay=False, keep_checkpoints=3)
     seen = {}
     t = trainer(cfg, tmp_path)
@@ -232,17 +238,7 @@ def test_stop_f1_ends_the_run_at_the_first_evaluation_that_reaches_it(tmp_path, 
     evaluation (not a step later, and with no extra final evaluation), says so, and its
     best.ckpt and newest checkpoint are that step's; resumed with a higher stop_f1 (a
     schedule field, so a resume may change it) it trains on to the next evaluation."""
-    import training.rl.loop as loop
-
-    scripted = iter([0.2, 0.6, 0.9])
-    real = loop.run_episode
-
-    def run_episode(*args, **kwargs):
-        result = real(*args, **kwargs)
-        result.metrics["f1"] = next(scripted)
-        return result
-
-    monkeypatch.setattr(loop, "run_episode", run_episode)
+    script_eval_f1(monkeypatch, [0.2, 0.6, 0.9])
     cfg = config(steps=600, eval_interval=60, save_replay=False, stop_f1=0.6)
     summary = trainer(cfg, tmp_path).run()
     assert summary["steps"] == 120 and summary["reached_stop_f1"]
