@@ -34,6 +34,7 @@ import multiprocessing as mp
 import os
 import shutil
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -223,7 +224,7 @@ def plot(results: list[dict[str, Any]], arms: list[str], refs: dict[str, float],
     banded = [a for a in arms if sum(r["arm"] == a for r in results) >= 3]
     band = "" if not banded else " (band: 95% CI over seeds)" if banded == arms else \
         f" (band: 95% CI over seeds, {', '.join(banded)})"
-    fig.suptitle(title + band, fontsize=10)
+    fig.suptitle(textwrap.fill(title + band, 120), fontsize=10)  # long merges: two lines
     fig.tight_layout()
     fig.savefig(out)
     plt.close(fig)
