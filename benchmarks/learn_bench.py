@@ -122,15 +122,22 @@ def policy_f1(song: str, hand: str, env_kwargs: dict[str, Any], policy: str,
     return float(sum(f1) / len(f1))
 
 
-def references(song: str, hand: str, env_kwargs: dict[str, Any],
-               arms: list[str]) -> dict[str, float]:
+def base_policies(arms: list[str], env_kwargs: dict[str, Any]) -> list[str]:
+    """The base policies the arms learn residuals on (``--env-arg base_policy`` included)."""
+    names = {ARMS[arm][1].get("base_policy") for arm in arms if arm in ARMS}
+    return sorted(name for name in names | {env_kwargs.get("base_policy")} if name)
+
+
+def references(song: str, hand: str, env_kwargs: dict[str, Any], arms: list[str],
+               known: dict[str, float] | None = None) -> dict[str, float]:
     """The reference lines of a plot: the random policy (3 episodes) and every base policy
-    of the arms (deterministic: one episode), by policy name."""
-    bases = sorted({ARMS[arm][1].get("base_policy") for arm in arms
-                    if arm in ARMS and ARMS[arm][1].get("base_policy")}
-                   | ({env_kwargs["base_policy"]} if env_kwargs.get("base_policy") else set()))
-    return {"random": policy_f1(song, hand, env_kwargs, "random", 3),
-            **{name: policy_f1(song, hand, env_kwargs, name) for name in bases}}
+    of the arms (deterministic: one episode), by policy name; those in ``known`` (an earlier
+    invocation's) are not measured again."""
+    refs = dict(known or {})
+    for name in ["random", *base_policies(arms, env_kwargs)]:
+        if name not in refs:
+            refs[name] = policy_f1(song, hand, env_kwargs, name, 3 if name == "random" else 1)
+    return refs
 
 
 def first_reach(curve: list[dict[str, float]], threshold: float, key: str) -> float | None:
@@ -347,12 +354,11 @@ def merge(folders: list[Path], out: Path) -> int:
              f"{'s' if len(folders) > 1 else ''}")
     out.mkdir(parents=True, exist_ok=True)
     print(f"# learn_bench (merged): {title}")
-    refs = summaries[0].get("policy_alone_f1")
-    if refs is None or any(ARMS[a][1].get("base_policy") not in (None, *refs) for a in arms
-                           if a in ARMS):  # folders of versions that kept only the random F1
-        refs = {**references(args[0]["song"], args[0]["hand"],
-                             parse_env_args(ast.literal_eval(args[0]["env_arg"])), arms),
-                "random": float(summaries[0]["random_f1"])}
+    known = {"random": float(summaries[0]["random_f1"])}
+    for summary in summaries:  # earlier versions kept only the random policy's F1
+        known.update(summary.get("policy_alone_f1", {}))
+    refs = references(args[0]["song"], args[0]["hand"],
+                      parse_env_args(ast.literal_eval(args[0]["env_arg"])), arms, known)
     report(sorted(results, key=lambda r: (r["arm"], r["seed"])), arms, refs, out, title,
            {"merged": [str(f) for f in folders], "args": args})
     return 0
